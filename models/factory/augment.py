@@ -1,0 +1,96 @@
+"""Make synthetic speech sound like a room: pseudo-speakers, microphones, reverb and noise.
+
+Every transform is random but seeded by the caller, so a factory run is reproducible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import soxr
+from scipy import signal
+
+SR = 16000
+
+
+def colored_noise(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray:
+    """White (0), pink (1) or brown (2) noise."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n)
+    f[0] = f[1]
+    x = np.fft.irfft(spec / f ** (exponent / 2), n)
+    return (x / (np.std(x) + 1e-9)).astype(np.float32)
+
+
+def speed(audio: np.ndarray, factor: float) -> np.ndarray:
+    """Resample-based speed change: shifts tempo, pitch and apparent vocal-tract length."""
+    return soxr.resample(audio, SR * factor, SR).astype(np.float32)
+
+
+def room_impulse(rng: np.random.Generator, rt60: float) -> np.ndarray:
+    n = int(SR * rt60)
+    t = np.arange(n) / SR
+    ir = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
+    ir[: int(0.002 * SR)] = 0.0
+    ir[0] = 1.0 / (0.2 + rng.uniform(0, 1.5))  # direct path relative to the tail
+    return (ir / np.sqrt(np.sum(ir**2))).astype(np.float32)
+
+
+def reverb(rng: np.random.Generator, audio: np.ndarray, rt60: float) -> np.ndarray:
+    wet = signal.fftconvolve(audio, room_impulse(rng, rt60))[: len(audio)]
+    return wet.astype(np.float32)
+
+
+def microphone(rng: np.random.Generator, audio: np.ndarray) -> np.ndarray:
+    """A cheap microphone: band limits plus a random resonance and tilt."""
+    lo = rng.uniform(60, 300)
+    hi = rng.uniform(3400, 7800)
+    sos = signal.butter(2, [lo, hi], btype="bandpass", fs=SR, output="sos")
+    out = signal.sosfilt(sos, audio)
+    if rng.random() < 0.6:
+        f0 = rng.uniform(800, 5000)
+        b, a = signal.iirpeak(f0, rng.uniform(1.0, 4.0), fs=SR)
+        out = out + rng.uniform(-0.5, 0.8) * signal.lfilter(b, a, out)
+    return out.astype(np.float32)
+
+
+def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    if len(noise) < len(speech):
+        noise = np.tile(noise, int(np.ceil(len(speech) / max(len(noise), 1))))
+    noise = noise[: len(speech)]
+    ps = np.mean(speech**2) + 1e-10
+    pn = np.mean(noise**2) + 1e-10
+    return (speech + noise * np.sqrt(ps / (pn * 10 ** (snr_db / 10)))).astype(np.float32)
+
+
+def pad_silence(rng: np.random.Generator, audio: np.ndarray) -> np.ndarray:
+    before = int(rng.uniform(0.05, 0.5) * SR)
+    after = int(rng.uniform(0.05, 0.5) * SR)
+    return np.pad(audio, (before, after))
+
+
+def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray],
+            strength: float = 1.0) -> np.ndarray:
+    """One random room/microphone/noise condition; ``strength`` 0 gives a clean copy."""
+    x = speed(audio, rng.uniform(0.88, 1.14)) if rng.random() < 0.7 else audio
+    x = pad_silence(rng, x)
+    if strength <= 0:
+        return x
+    if rng.random() < 0.5:
+        x = reverb(rng, x, rng.uniform(0.15, 0.7))
+    if rng.random() < 0.7:
+        x = microphone(rng, x)
+    if rng.random() < 0.85:
+        kind = rng.random()
+        talkers = kind < 0.45 and bool(babble)
+        if talkers:
+            k = int(rng.integers(1, 4))
+            parts = [babble[int(i)] for i in rng.integers(0, len(babble), k)]
+            n = max(len(p) for p in parts)
+            noise = sum(np.pad(p, (0, n - len(p))) for p in parts)
+        else:
+            noise = colored_noise(rng, len(x), float(rng.choice([0.0, 1.0, 2.0])))
+        # Other talkers carry phones the label lacks: keep them quieter than the speaker.
+        snr = rng.uniform(6, 30) if talkers else rng.uniform(-2, 30)
+        x = mix_at_snr(x, np.asarray(noise, dtype=np.float32), snr)
+    x = x * (10 ** rng.uniform(-1.5, 0.3) / (np.max(np.abs(x)) + 1e-6))
+    return np.clip(x, -1, 1).astype(np.float32)

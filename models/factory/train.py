@@ -1,0 +1,122 @@
+"""The acoustic model and its CTC training loop (TensorFlow/Keras, CPU).
+
+The network is a stack of depthwise-separable 1-D convolutions written as Conv2D over a
+[time, 1, mel] tensor, so every op maps to the STM32MP257 NPU (CONV_2D, DEPTHWISE_CONV_2D,
+ADD, RESHAPE); batch norm folds into the convolutions at export.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tensorflow as tf  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from edgeasr.features import N_MELS, pad_floor  # noqa: E402
+from edgeasr.lexicon import N_OUTPUTS  # noqa: E402
+from factory.dataset import Example  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    channels: int
+    blocks: int
+    kernel: int
+
+
+def build_model(shape: ModelShape, frames: int | None = None) -> tf.keras.Model:
+    # A fixed-size model (for export) has batch 1 and static shapes throughout.
+    inp = tf.keras.Input((frames, N_MELS), batch_size=1 if frames else None, name="features")
+    x = tf.keras.layers.Reshape((-1 if frames is None else frames, 1, N_MELS))(inp)
+    x = tf.keras.layers.Conv2D(shape.channels, (5, 1), strides=(2, 1), padding="same",
+                               use_bias=False)(x)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.ReLU(6.0)(x)
+    for _ in range(shape.blocks):
+        y = tf.keras.layers.DepthwiseConv2D((shape.kernel, 1), padding="same", use_bias=False)(x)
+        y = tf.keras.layers.BatchNormalization()(y)
+        y = tf.keras.layers.ReLU(6.0)(y)
+        y = tf.keras.layers.Conv2D(shape.channels, 1, use_bias=False)(y)
+        y = tf.keras.layers.BatchNormalization()(y)
+        y = tf.keras.layers.ReLU(6.0)(y)
+        x = tf.keras.layers.Add()([x, y])
+    x = tf.keras.layers.Conv2D(N_OUTPUTS, 1, name="phone_logits")(x)
+    out = tf.keras.layers.Reshape((frames // 2 if frames else -1, N_OUTPUTS))(x)
+    return tf.keras.Model(inp, out)
+
+
+def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generator):
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].feats))
+    batches, cur, longest = [], [], 0
+    for i in order:
+        n = len(examples[i].feats)
+        if cur and max(longest, n) * (len(cur) + 1) > batch_frames:
+            batches.append(cur)
+            cur, longest = [], 0
+        cur.append(i)
+        longest = max(longest, n)
+    if cur:
+        batches.append(cur)
+    rng.shuffle(batches)
+    for b in batches:
+        t = max(len(examples[i].feats) for i in b)
+        t += t % 2
+        x = np.stack([np.concatenate([examples[i].feats.astype(np.float32),
+                                      np.repeat(pad_floor(examples[i].feats)[None],
+                                                t - len(examples[i].feats), 0)])
+                      for i in b])
+        lmax = max(len(examples[i].label) for i in b)
+        y = np.zeros((len(b), lmax), np.int32)
+        for j, i in enumerate(b):
+            y[j, : len(examples[i].label)] = examples[i].label
+        xl = np.array([(len(examples[i].feats) + 1) // 2 for i in b], np.int32)
+        yl = np.array([len(examples[i].label) for i in b], np.int32)
+        yield x, y, xl, yl
+
+
+def usable(examples: list[Example]) -> list[Example]:
+    """Drop clips too short for their label under CTC (output rate is half the frame rate)."""
+    return [e for e in examples if 0 < len(e.label) * 1.2 + 2 < len(e.feats) // 2]
+
+
+def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
+          batch_frames: int = 12000, lr: float = 2e-3) -> tf.keras.Model:
+    tf.keras.utils.set_random_seed(seed)
+    examples = usable(examples)
+    model = build_model(shape)
+    steps_per_epoch = sum(1 for _ in _batches(examples, batch_frames, np.random.default_rng(0)))
+    total = max(1, steps_per_epoch * epochs)
+    sched = tf.keras.optimizers.schedules.CosineDecay(lr, total, alpha=0.02,
+                                                      warmup_target=None)
+    opt = tf.keras.optimizers.Adam(sched, clipnorm=5.0)
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y, xl, yl):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss = tf.reduce_mean(tf.nn.ctc_loss(y, logits, yl, xl, logits_time_major=False,
+                                                 blank_index=0) / tf.cast(yl, tf.float32))
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    rng = np.random.default_rng(seed)
+    with tqdm(total=total, desc="train", unit="step") as bar:
+        for epoch in range(epochs):
+            losses = []
+            for x, y, xl, yl in _batches(examples, batch_frames, rng):
+                losses.append(float(step(x, y, xl, yl)))
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-50:]):.3f}")
+            log.info("epoch %d: mean CTC loss per phone %.3f", epoch + 1, np.mean(losses))
+            if not math.isfinite(float(np.mean(losses))):
+                raise RuntimeError("training diverged (loss is not finite)")
+    return model

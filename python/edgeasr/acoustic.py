@@ -1,0 +1,142 @@
+"""Run the int8 TFLite acoustic model: features [frames, 40] -> phone log-probabilities.
+
+The model has a static input of ``window`` frames (the NPU wants static shapes). Longer input
+is cut into overlapping windows whose edges, which lack context, are discarded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeasr.features import pad_floor
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "data" / "edgeasr.tflite"
+SUBSAMPLING = 2  # output frames are 20 ms
+CONTEXT = 80  # input frames of context each side kept out of the output
+
+
+class ModelError(RuntimeError):
+    """The model file is missing, unreadable or not the shape EdgeASR expects."""
+
+
+def _interpreter_class() -> Any:
+    try:
+        from tflite_runtime.interpreter import Interpreter
+    except ImportError:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            try:
+                from tensorflow.lite import Interpreter
+            except ImportError as exc:
+                raise ModelError(
+                    "no TFLite runtime: pip install tflite-runtime (or ai-edge-litert)"
+                ) from exc
+    return Interpreter
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic map from the decoder's per-frame score margin to a confidence in [0, 1]."""
+
+    scale: float = 4.0
+    offset: float = 2.0
+
+    def confidence(self, margin: float) -> float:
+        return float(1.0 / (1.0 + np.exp(-(self.scale * margin + self.offset))))
+
+
+def find_model(path: str | Path | None) -> Path:
+    """The model to load: the given path, or the one shipped with the package/repo."""
+    if path is not None:
+        return Path(path)
+    if DEFAULT_MODEL.exists():
+        return DEFAULT_MODEL
+    repo_model = Path(__file__).resolve().parents[2] / "models" / "edgeasr.tflite"
+    return repo_model
+
+
+class AcousticModel:
+    def __init__(self, path: str | Path | None = None, num_threads: int = 1,
+                 delegate: str | None = None) -> None:
+        self.path = find_model(path)
+        if not self.path.is_file():
+            raise ModelError(f"model file {self.path} not found (run `make model` or pass --model)")
+        Interpreter = _interpreter_class()
+        kwargs: dict[str, Any] = {"model_path": str(self.path), "num_threads": num_threads}
+        if delegate:
+            # On the board: the VX delegate of ST's X-LINUX-AI runs the graph on the NPU.
+            from tflite_runtime.interpreter import load_delegate
+
+            kwargs["experimental_delegates"] = [load_delegate(delegate)]
+        try:
+            self._interp = Interpreter(**kwargs)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{self.path} is not a valid TFLite model: {exc}") from exc
+        inp = self._interp.get_input_details()[0]
+        out = self._interp.get_output_details()[0]
+        self._in_index, self._out_index = inp["index"], out["index"]
+        self.window = int(inp["shape"][1])
+        self._in_q = inp["quantization"]
+        self._out_q = out["quantization"]
+        self._in_dtype = inp["dtype"]
+        self.calibration = self._load_calibration()
+
+    def _load_calibration(self) -> Calibration:
+        meta = self.path.with_suffix(".json")
+        if meta.is_file():
+            data = json.loads(meta.read_text())
+            return Calibration(**data.get("calibration", {}))
+        return Calibration()
+
+    def _run(self, window: np.ndarray) -> np.ndarray:
+        scale, zero = self._in_q
+        if self._in_dtype == np.int8:
+            x = np.clip(np.round(window / scale + zero), -128, 127).astype(np.int8)
+        else:
+            x = window.astype(np.float32)
+        self._interp.set_tensor(self._in_index, x[None])
+        self._interp.invoke()
+        y = self._interp.get_tensor(self._out_index)[0]
+        oscale, ozero = self._out_q
+        return (y.astype(np.float32) - ozero) * oscale if oscale else y.astype(np.float32)
+
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        """Phone logits, one row per 20 ms."""
+        n = len(feats)
+        n_out = (n + SUBSAMPLING - 1) // SUBSAMPLING
+        floor = pad_floor(feats)
+        w = self.window
+        if n < w:
+            padded = np.concatenate([feats, np.repeat(floor[None], w - n, 0)])
+            return self._run(padded)[:n_out]
+        step = w - 2 * CONTEXT
+        pieces = []
+        start = 0
+        while True:
+            chunk = feats[start : start + w]
+            if len(chunk) < w:
+                chunk = np.concatenate([chunk, np.repeat(floor[None], w - len(chunk), 0)])
+            out = self._run(chunk)
+            lo = 0 if start == 0 else CONTEXT // SUBSAMPLING
+            last = start + w >= n
+            hi = len(out) if last else (w - CONTEXT) // SUBSAMPLING
+            pieces.append(out[lo:hi])
+            if last:
+                break
+            start += step
+        return np.concatenate(pieces)[:n_out]
+
+    def log_probs(self, feats: np.ndarray) -> np.ndarray:
+        z = self.logits(feats)
+        z = z - z.max(axis=1, keepdims=True)
+        return (z - np.log(np.exp(z).sum(axis=1, keepdims=True))).astype(np.float32)

@@ -1,0 +1,112 @@
+"""The speech-to-intent engine: audio -> features -> model -> decoder -> intent (+ telegrams).
+
+``Recognizer`` is the API the CLI, the service and the tests use.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeasr.acoustic import AcousticModel
+from edgeasr.decoder import PhoneGraph, decode
+from edgeasr.endpoint import speech_segments
+from edgeasr.features import features
+from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
+from edgeasr.telegram import Telegram
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass
+class Result:
+    text: str
+    intent: str | None
+    slots: dict[str, Any]
+    telegrams: list[Telegram]
+    confidence: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.intent is not None
+
+
+class Recognizer:
+    def __init__(self, grammar: CompiledGrammar, model: AcousticModel,
+                 threshold: float = DEFAULT_THRESHOLD) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold {threshold} is outside 0..1")
+        self.grammar = grammar
+        self.model = model
+        self.threshold = threshold
+        self.phone_graph = PhoneGraph(grammar.graph)
+
+    @classmethod
+    def from_config(cls, path: str | Path, model: str | Path | None = None,
+                    threshold: float | None = None) -> Recognizer:
+        """A recogniser for a building configuration YAML."""
+        grammar = load_building_grammar(path)
+        if threshold is None:
+            threshold = (grammar.building.recognizer.threshold if grammar.building is not None
+                         else DEFAULT_THRESHOLD)
+        return cls(grammar, AcousticModel(model), threshold)
+
+    @classmethod
+    def from_context(cls, path: str | Path, model: str | Path | None = None,
+                     threshold: float = DEFAULT_THRESHOLD) -> Recognizer:
+        """A recogniser for a Picovoice Rhino context YAML (intent + slots, no telegrams)."""
+        return cls(load_context_grammar(path), AcousticModel(model), threshold)
+
+    def recognize(self, pcm: np.ndarray) -> Result:
+        """Recognise one utterance of 16 kHz mono float32 audio."""
+        t0 = time.perf_counter()
+        audio = np.asarray(pcm, dtype=np.float32)
+        best: Result | None = None
+        timings = {"features": 0.0, "model": 0.0, "decoder": 0.0, "intent": 0.0}
+        for seg in speech_segments(audio):
+            result = self._recognize_segment(audio[seg[0] : seg[1]], timings)
+            if best is None or (result.accepted, result.confidence) > (
+                best.accepted, best.confidence
+            ):
+                best = result
+        if best is None:
+            best = Result("", None, {}, [], 0.0)
+        best.timings = {**timings, "total": time.perf_counter() - t0}
+        return best
+
+    def recognize_features(self, feats: np.ndarray) -> Result:
+        return self._decode(feats, {"model": 0.0, "decoder": 0.0, "intent": 0.0})
+
+    def _recognize_segment(self, audio: np.ndarray, timings: dict[str, float]) -> Result:
+        t = time.perf_counter()
+        feats = features(audio)
+        timings["features"] += time.perf_counter() - t
+        return self._decode(feats, timings)
+
+    def _decode(self, feats: np.ndarray, timings: dict[str, float]) -> Result:
+        t = time.perf_counter()
+        log_probs = self.model.log_probs(feats)
+        timings["model"] += time.perf_counter() - t
+        t = time.perf_counter()
+        hyp = decode(self.phone_graph, log_probs)
+        timings["decoder"] += time.perf_counter() - t
+        if hyp is None:
+            return Result("", None, {}, [], 0.0)
+        t = time.perf_counter()
+        confidence = self.model.calibration.confidence(hyp.margin)
+        parse = hyp.parse
+        result = Result(parse.text, None, dict(parse.slots), [], confidence)
+        if confidence >= self.threshold:
+            result.intent = parse.intent
+            if self.grammar.resolve is not None:
+                result.telegrams = self.grammar.resolve(parse)
+        timings["intent"] += time.perf_counter() - t
+        return result
