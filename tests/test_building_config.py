@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from edgeasr.building import ConfigError, group_address_raw, load_building
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from edgeasr.building import Building, load_building
 from edgeasr.grammar import load_building_grammar
 from edgeasr.grammar.building_rules import building_rules, telegrams_for

@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
+
 from edgeasr.building import ConfigError
 from edgeasr.grammar import load_context_grammar
 from edgeasr.grammar.graph import WordGraph

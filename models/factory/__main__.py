@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     model_path.write_bytes(tflite)
     ops = export.graph_report(tflite)
 
-    from factory import devcheck, card
+    from factory import card, devcheck
 
     dev_result = devcheck.run(model_path, dev, args.config)
     meta = {

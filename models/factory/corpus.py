@@ -45,21 +45,26 @@ _TAILS = [
     "can you hear me", "is it cold outside", "who is calling so late",
     "which bus goes to the station", "why is the sky blue", "when does the game start",
 ]
-_WORDS = (
-    "apple river mountain quick yellow seven history quiet morning engine paper silver "
-    "table window button garden ocean pencil rabbit thunder number letter castle ribbon "
-    "jungle pocket basket feather copper wonder yesterday tomorrow bright shadow whisper "
-    "orange purple violet marble candle winter summer autumn spring market station harbor "
-    "village doctor teacher farmer pilot sailor painter singer dancer driver baker butcher "
-    "hammer ladder mirror pillow blanket jacket sweater trousers boots gloves scarf "
-    "chocolate vanilla butter cheese pepper onion carrot potato tomato lemon cherry banana "
-    "elephant tiger monkey zebra giraffe penguin dolphin eagle falcon sparrow turtle frog "
-    "computer printer keyboard speaker camera battery charger cable signal network message "
-    "thirty forty fifty hundred thousand million first second third fourth fifth sixth "
-    "open close start stop raise lower turn switch set make dim brighten activate please "
-    "light lights blinds heating fan scene movie night morning good temperature degrees "
-    "percent all off on up down half and the to in of a is it what how why"
-).split()
+_WORDS = [
+    "apple", "river", "mountain", "quick", "yellow", "seven", "history", "quiet", "morning",
+    "engine", "paper", "silver", "table", "window", "button", "garden", "ocean", "pencil",
+    "rabbit", "thunder", "number", "letter", "castle", "ribbon", "jungle", "pocket", "basket",
+    "feather", "copper", "wonder", "yesterday", "tomorrow", "bright", "shadow", "whisper",
+    "orange", "purple", "violet", "marble", "candle", "winter", "summer", "autumn", "spring",
+    "market", "station", "harbor", "village", "doctor", "teacher", "farmer", "pilot", "sailor",
+    "painter", "singer", "dancer", "driver", "baker", "butcher", "hammer", "ladder", "mirror",
+    "pillow", "blanket", "jacket", "sweater", "trousers", "boots", "gloves", "scarf",
+    "chocolate", "vanilla", "butter", "cheese", "pepper", "onion", "carrot", "potato",
+    "tomato", "lemon", "cherry", "banana", "elephant", "tiger", "monkey", "zebra", "giraffe",
+    "penguin", "dolphin", "eagle", "falcon", "sparrow", "turtle", "frog", "computer",
+    "printer", "keyboard", "speaker", "camera", "battery", "charger", "cable", "signal",
+    "network", "message", "thirty", "forty", "fifty", "hundred", "thousand", "million",
+    "first", "second", "third", "fourth", "fifth", "sixth", "open", "close", "start", "stop",
+    "raise", "lower", "turn", "switch", "set", "make", "dim", "brighten", "activate", "please",
+    "light", "lights", "blinds", "heating", "fan", "scene", "movie", "night", "morning",
+    "good", "temperature", "degrees", "percent", "all", "off", "on", "up", "down", "half",
+    "and", "the", "to", "in", "of", "a", "is", "it", "what", "how", "why",
+]
 
 
 def chatter(rng: random.Random) -> str:

@@ -30,7 +30,8 @@ DEMO_PHRASES = [
 NON_COMMANDS = [
     "what is the weather like tomorrow", "how long does it take to boil an egg",
     "did anyone feed the cat this morning", "i think the kitchen needs painting",
-    "turn on the garage light", "open the office blinds", "set the kitchen temperature to twenty degrees",
+    "turn on the garage light", "open the office blinds",
+    "set the kitchen temperature to twenty degrees",
     "the living room looks lovely today", "can you tell me a joke",
     "the news said it will snow on monday", "where did i leave my glasses",
     "we are having pasta for dinner tonight", "the light in the garden is broken",

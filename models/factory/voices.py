@@ -81,7 +81,8 @@ def synthesise(voice: Voice, text: str) -> np.ndarray:
             cmd = ["espeak-ng", "-v", voice.name, "-s", str(int(170 * voice.rate)),
                    "-p", str(int(voice.pitch)), "-w", path, text]
         elif voice.engine == "flite":
-            cmd = ["flite", "-voice", voice.name, "--setf", f"duration_stretch={1 / voice.rate:.3f}",
+            cmd = ["flite", "-voice", voice.name,
+                   "--setf", f"duration_stretch={1 / voice.rate:.3f}",
                    "--setf", f"int_f0_target_mean={voice.pitch:.0f}", "-t", text, "-o", path]
         else:
             script = (f"(voice_{voice.name})"

@@ -16,10 +16,11 @@ import subprocess
 log = logging.getLogger(__name__)
 
 # 39 ARPAbet phones without stress; index 0 of the model output is the CTC blank.
-PHONES: tuple[str, ...] = (
-    "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG "
-    "OW OY P R S SH T TH UH UW V W Y Z ZH"
-).split()
+PHONES: list[str] = [
+    "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH",
+    "IH", "IY", "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T", "TH",
+    "UH", "UW", "V", "W", "Y", "Z", "ZH",
+]
 BLANK = 0
 PHONE_INDEX = {p: i + 1 for i, p in enumerate(PHONES)}
 N_OUTPUTS = len(PHONES) + 1
@@ -27,7 +28,8 @@ N_OUTPUTS = len(PHONES) + 1
 # espeak-ng IPA -> ARPAbet, longest symbols first.
 _IPA = {
     "aɪ": "AY", "aʊ": "AW", "eɪ": "EY", "oʊ": "OW", "əʊ": "OW", "ɔɪ": "OY", "tʃ": "CH",
-    "dʒ": "JH", "ɚɹ": "ER", "ɜːɹ": "ER", "ɜː": "ER", "ɜ": "ER", "ɚ": "ER", "ɝ": "ER", "iː": "IY", "uː": "UW",
+    "dʒ": "JH", "ɚɹ": "ER", "ɜːɹ": "ER", "ɜː": "ER", "ɜ": "ER", "ɚ": "ER", "ɝ": "ER",
+    "iː": "IY", "uː": "UW",
     "ɑː": "AA", "ɔː": "AO", "ɪə": "IH R", "eə": "EH R", "ʊə": "UH R", "i": "IY", "ɪ": "IH",
     "ᵻ": "IH", "ɛ": "EH", "e": "EH", "æ": "AE", "a": "AE", "ʌ": "AH", "ə": "AH", "ɐ": "AH",
     "ɑ": "AA", "ɒ": "AA", "ɔ": "AO", "o": "OW", "ʊ": "UH", "u": "UW", "b": "B", "d": "D",

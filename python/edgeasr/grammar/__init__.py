@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgeasr.grammar.graph import Parse, WordGraph
+from edgeasr.grammar.ir import Rule, Seq, words
+
+WAKE = "wake"
 
 if TYPE_CHECKING:
     from edgeasr.building import Building
@@ -32,9 +35,21 @@ __all__ = [
 class CompiledGrammar:
     """A word graph plus how to turn its parses into telegrams (None: intent + slots only)."""
 
-    graph: WordGraph
+    rules: list[Rule]
     resolve: Callable[[Parse], list[Telegram]] | None
     building: Building | None = None
+    graph: WordGraph = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.graph = WordGraph(self.rules)
+
+    def with_wake_phrase(self, phrase: str) -> CompiledGrammar:
+        """The wake phrase alone (intent ``WAKE``) or followed by any command in one breath."""
+        wake = words(phrase)
+        rules = [Rule(WAKE, wake)] + [
+            Rule(r.intent, Seq((wake, r.expr)), r.fixed) for r in self.rules
+        ]
+        return CompiledGrammar(rules, self.resolve, self.building)
 
     def vocabulary(self) -> list[str]:
         """Every word the graph can say (the lexicon must cover these)."""
@@ -44,7 +59,7 @@ class CompiledGrammar:
 def building_grammar(b: Building) -> CompiledGrammar:
     from edgeasr.grammar.building_rules import building_rules, telegrams_for
 
-    return CompiledGrammar(WordGraph(building_rules(b)), functools.partial(telegrams_for, b), b)
+    return CompiledGrammar(building_rules(b), functools.partial(telegrams_for, b), b)
 
 
 def load_building_grammar(path: str | Path) -> CompiledGrammar:
@@ -58,4 +73,4 @@ def load_context_grammar(path: str | Path) -> CompiledGrammar:
     """Grammar of a Picovoice Rhino context YAML file (no telegrams)."""
     from edgeasr.grammar.rhino import load_rhino_context
 
-    return CompiledGrammar(WordGraph(load_rhino_context(path)), None)
+    return CompiledGrammar(load_rhino_context(path), None)

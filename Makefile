@@ -1,0 +1,29 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up.
+PY := .venv/bin/python
+export PYTHONPATH := $(CURDIR)/models
+
+.PHONY: setup demo test lint model eval clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(PY) scripts/demo.py
+
+test: setup
+	$(PY) -m ruff check python tests models scripts
+	$(PY) -m pytest -q tests
+
+lint: setup
+	$(PY) -m ruff check python tests models scripts
+
+# Reproduce the shipped model from nothing (about an hour on 2 cores).
+model: setup
+	cd models && ../$(PY) -m factory --preset full
+
+# Held-out evaluation (Piper joe voice, noise, non-commands) against pocketsphinx.
+eval: setup
+	$(PY) -m bench.eval
+
+clean:
+	rm -rf .venv models/.cache .pytest_cache .ruff_cache

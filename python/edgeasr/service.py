@@ -1,0 +1,176 @@
+"""``edgeasr serve``: the always-on voice-to-KNX service.
+
+audio source -> Pipeline (VAD, wake phrase, command) -> KnxGateway. One structured log line
+(JSON) per utterance — heard text, intent, telegrams, latency — and never the audio.
+systemd: READY/WATCHDOG/STOPPING notifications, SIGTERM stops cleanly, SIGHUP reloads the
+building configuration while the KNX connection stays up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from pathlib import Path
+from typing import Annotated, Literal
+
+import sdnotify
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edgeasr.capture import AlsaSource, AudioSource, FileSource, StdinSource
+from edgeasr.knx.gateway import KnxConfig, KnxGateway
+from edgeasr.pipeline import DEFAULT_WAKE_PHRASE, Mode, Pipeline, PipelineConfig
+from edgeasr.recognizer import Recognizer
+from edgeasr.vad import VadConfig
+
+log = logging.getLogger("edgeasr.service")
+actions = logging.getLogger("edgeasr.action")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AudioConfig(_Strict):
+    source: Literal["alsa", "file", "stdin"] = "alsa"
+    device: str = "default"  # ALSA device, e.g. plughw:CARD=STM32MP25DK,DEV=1
+    rate: Annotated[int, Field(gt=0)] = 16000
+    channels: Annotated[int, Field(ge=1, le=8)] = 1
+    files: list[Path] = []  # for source: file (WAVs or playlists)
+    realtime: bool = True  # file source: pace like a microphone
+
+
+class ListenConfig(_Strict):
+    mode: Mode = Mode.WAKE
+    wake_phrase: str | None = None  # default: the building's wake_phrase, else DEFAULT
+    command_window_s: Annotated[float, Field(gt=0)] = 5.0
+    end_silence_s: Annotated[float, Field(gt=0)] = 0.45
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class ServiceConfig(_Strict):
+    building: Path
+    model: Path | None = None
+    audio: AudioConfig = AudioConfig()
+    listen: ListenConfig = ListenConfig()
+    knx: KnxConfig = KnxConfig()
+
+
+def load_service_config(path: str | Path, building: Path | None = None) -> ServiceConfig:
+    """The service file (audio, listening, KNX); ``building`` overrides its building path."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{p}: cannot read service configuration: {exc}") from exc
+    if building is not None:
+        data["building"] = str(building)
+    try:
+        cfg = ServiceConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"{p}: {problems}") from exc
+    if not cfg.building.is_absolute() and building is None:
+        cfg.building = p.parent / cfg.building
+    return cfg
+
+
+def make_source(cfg: AudioConfig) -> AudioSource:
+    if cfg.source == "alsa":
+        return AlsaSource(cfg.device, cfg.rate, cfg.channels)
+    if cfg.source == "file":
+        return FileSource(list(cfg.files), realtime=cfg.realtime)
+    return StdinSource()
+
+
+class Service:
+    def __init__(self, cfg: ServiceConfig) -> None:
+        self.cfg = cfg
+        self.notifier = sdnotify.SystemdNotifier()
+        self.pipeline = self._build_pipeline()
+        building = self.pipeline.command.grammar.building
+        self.gateway = (KnxGateway.for_building(cfg.knx, building) if building is not None
+                        else KnxGateway(cfg.knx))
+        self.source = make_source(cfg.audio)
+        self._stopping = asyncio.Event()
+
+    def _recognizer(self) -> tuple[Recognizer, str]:
+        listen = self.cfg.listen
+        rec = Recognizer.from_config(self.cfg.building, self.cfg.model, listen.threshold)
+        building = rec.grammar.building
+        wake = listen.wake_phrase or (building.wake_phrase if building else None)
+        return rec, wake or DEFAULT_WAKE_PHRASE
+
+    def _build_pipeline(self) -> Pipeline:
+        listen = self.cfg.listen
+        rec, wake = self._recognizer()
+        return Pipeline(rec, PipelineConfig(
+            mode=listen.mode, wake_phrase=wake, command_window_s=listen.command_window_s,
+            vad=VadConfig(end_silence_s=listen.end_silence_s)))
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the building; a bad file keeps the running configuration."""
+        try:
+            self.pipeline.set_recognizer(*self._recognizer())
+            log.info("configuration reloaded from %s", self.cfg.building)
+        except Exception as exc:
+            log.error("reload failed, keeping the previous configuration: %s", exc)
+
+    async def _watchdog(self, interval: float) -> None:
+        while not self._stopping.is_set():
+            self.notifier.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stop)
+        loop.add_signal_handler(signal.SIGINT, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        await self.gateway.start()
+        self.notifier.notify("READY=1")
+        log.info("listening (%s mode, source %s)", self.cfg.listen.mode.value,
+                 self.cfg.audio.source)
+        dog = asyncio.create_task(self._watchdog(5.0))
+        try:
+            frames = self.source.stream()
+            async for heard in self._heard(frames):
+                await self._act(heard)
+        finally:
+            self.notifier.notify("STOPPING=1")
+            self.source.stop()
+            dog.cancel()
+            await self.gateway.stop()
+        return 0
+
+    async def _heard(self, frames):
+        stop = asyncio.ensure_future(self._stopping.wait())
+        it = self.pipeline.run(frames).__aiter__()
+        while True:
+            nxt = asyncio.ensure_future(it.__anext__())
+            done, _ = await asyncio.wait({nxt, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if nxt not in done:
+                nxt.cancel()
+                return
+            try:
+                yield nxt.result()
+            except StopAsyncIteration:
+                stop.cancel()
+                return
+
+    async def _act(self, heard) -> None:
+        r = heard.result
+        record = {
+            "event": "command" if heard.acted else ("wake" if heard.woke else "ignored"),
+            "text": r.text, "intent": r.intent, "confidence": round(r.confidence, 3),
+            "telegrams": [t.to_json() for t in r.telegrams] if heard.acted else [],
+            "decode_ms": round(1000 * heard.decode_s, 1),
+        }
+        if heard.acted and r.telegrams:
+            await self.gateway.send(r.telegrams)
+        actions.info(json.dumps(record))
+
+    def stop(self) -> None:
+        log.info("stopping")
+        self._stopping.set()

@@ -1,0 +1,81 @@
+"""Voice activity detection and end-pointing for the live stream.
+
+An adaptive energy detector: the noise floor is a low percentile of the last few seconds'
+frame energies, and speech is where the energy rises well above it. Hangover keeps short
+pauses inside one utterance; the end of speech closes the utterance so it can be decoded.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeasr.capture import FRAME
+
+FRAME_S = FRAME / 16000
+
+
+@dataclass
+class VadConfig:
+    threshold_db: float = 9.0  # speech: this far above the noise floor
+    min_speech_s: float = 0.25  # shorter bursts are clicks, not speech
+    end_silence_s: float = 0.45  # this much quiet ends an utterance
+    max_utterance_s: float = 8.0
+    pre_roll_s: float = 0.3  # audio kept from before the onset
+    floor_window_s: float = 3.0  # the noise floor is a low percentile of this much history
+
+
+class Endpointer:
+    """Feed 20 ms frames; get back each complete utterance as one array."""
+
+    def __init__(self, cfg: VadConfig | None = None) -> None:
+        self.cfg = cfg or VadConfig()
+        self._history: deque[float] = deque(maxlen=int(self.cfg.floor_window_s / FRAME_S))
+        self._pre: deque[np.ndarray] = deque(maxlen=max(1, int(self.cfg.pre_roll_s / FRAME_S)))
+        self._utt: list[np.ndarray] = []
+        self._speech_frames = 0
+        self._quiet = 0
+        self.in_speech = False
+
+    @property
+    def floor_db(self) -> float:
+        return float(np.percentile(self._history, 10)) if self._history else -70.0
+
+    def push(self, frame: np.ndarray) -> np.ndarray | None:
+        db = 10 * np.log10(float(np.mean(frame.astype(np.float64) ** 2)) + 1e-10)
+        self._history.append(db)
+        loud = db > max(self.floor_db, -70.0) + self.cfg.threshold_db
+        if not self.in_speech:
+            self._pre.append(frame)
+            if loud:
+                self.in_speech = True
+                self._utt = list(self._pre)
+                self._speech_frames = 1
+                self._quiet = 0
+            return None
+        self._utt.append(frame)
+        if loud:
+            self._speech_frames += 1
+            self._quiet = 0
+        else:
+            self._quiet += 1
+        too_long = len(self._utt) * FRAME_S >= self.cfg.max_utterance_s
+        if self._quiet * FRAME_S >= self.cfg.end_silence_s or too_long:
+            self.in_speech = False
+            self._pre.clear()
+            utt, self._utt = self._utt, []
+            if self._speech_frames * FRAME_S >= self.cfg.min_speech_s:
+                return np.concatenate(utt)
+        return None
+
+    def flush(self) -> np.ndarray | None:
+        """The utterance in progress when the stream ends, if it is long enough."""
+        if not self.in_speech:
+            return None
+        self.in_speech = False
+        utt, self._utt = self._utt, []
+        if self._speech_frames * FRAME_S >= self.cfg.min_speech_s:
+            return np.concatenate(utt)
+        return None

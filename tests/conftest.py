@@ -1,0 +1,155 @@
+"""Shared fixtures: repo paths, a tiny model built by the factory, the shipped model, speech.
+
+The tiny model is made once per test session by the model factory's ``tiny`` preset (the
+whole pipeline: synthesis, augmentation, training, int8 export, dev check, model card), so no
+test depends on a model lying around from an earlier run. Tests that judge accuracy use the
+shipped model (``models/edgeasr.tflite``) and skip, saying why, when it is absent.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+for _p in (ROOT / "python", ROOT / "models"):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from edgeasr.audio import read_wav
+
+DEMO_CONFIG = ROOT / "examples" / "demo-building.yaml"
+COFFEE_CONTEXT = ROOT / "examples" / "coffee.yaml"
+SHIPPED_MODEL = ROOT / "models" / "edgeasr.tflite"
+
+Speak = Callable[..., Path]
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment for child processes: ``edgeasr`` and ``factory`` importable, no TF noise."""
+    env = dict(os.environ)
+    paths = [str(ROOT / "python"), str(ROOT / "models")]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def demo_config() -> Path:
+    return DEMO_CONFIG
+
+
+@pytest.fixture(scope="session")
+def coffee_context() -> Path:
+    return COFFEE_CONTEXT
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``edgeasr.tflite`` from a fresh run of ``python -m factory --preset tiny``.
+
+    Its directory also holds ``edgeasr.json`` (calibration), ``model-meta.json`` and
+    ``MODEL_CARD.md``.
+    """
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("tensorflow is not installed (pip install -e 'python[factory]')")
+    missing = [exe for exe in ("espeak-ng", "flite") if shutil.which(exe) is None]
+    if missing:
+        pytest.skip(f"the model factory needs {', '.join(missing)} (scripts/setup.sh)")
+    base = tmp_path_factory.mktemp("tiny-model")
+    out, cache = base / "model", base / "cache"
+    proc = subprocess.run(
+        [sys.executable, "-m", "factory", "--preset", "tiny", "--out", str(out),
+         "--cache", str(cache), "--workers", "2", "--config", str(DEMO_CONFIG)],
+        cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
+        timeout=600, check=False,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"factory --preset tiny failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return out / "edgeasr.tflite"
+
+
+@pytest.fixture(scope="session")
+def shipped_model() -> Path:
+    if not SHIPPED_MODEL.is_file():
+        pytest.skip(f"{SHIPPED_MODEL.relative_to(ROOT)} is absent: the shipped model is made "
+                    "by `make model` (about an hour) and committed")
+    return SHIPPED_MODEL
+
+
+@pytest.fixture(scope="session")
+def any_model(request: pytest.FixtureRequest) -> Path:
+    """The shipped model when it exists, else the tiny one: for tests of plumbing, not accuracy."""
+    if SHIPPED_MODEL.is_file():
+        return SHIPPED_MODEL
+    tiny: Path = request.getfixturevalue("tiny_model")
+    return tiny
+
+
+def _synthesise(engine: str, text: str, path: Path, voice: str | None,
+                speed: int | None) -> Path:
+    if engine == "espeak":
+        exe = shutil.which("espeak-ng")
+        if exe is None:
+            pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+        cmd = [exe, "-v", voice or "en-us"]
+        if speed is not None:
+            cmd += ["-s", str(speed)]
+        cmd += ["-w", str(path), text]
+    elif engine == "flite":
+        exe = shutil.which("flite")
+        if exe is None:
+            pytest.skip("flite is not installed (apt-get install flite)")
+        cmd = [exe, "-voice", voice or "slt", "-t", text, "-o", str(path)]
+    else:
+        raise ValueError(f"unknown engine {engine!r}")
+    subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+    return path
+
+
+@pytest.fixture
+def speak(tmp_path: Path) -> Speak:
+    """``speak(text, voice="en-us", speed=None, engine="espeak", name=None) -> WAV path``.
+
+    espeak-ng writes 22.05 kHz mono WAV, flite 16 kHz: both go through the resampler.
+    """
+    count = 0
+
+    def _speak(text: str, voice: str | None = None, speed: int | None = None,
+               engine: str = "espeak", name: str | None = None) -> Path:
+        nonlocal count
+        count += 1
+        path = tmp_path / (name or f"speech{count:02d}.wav")
+        return _synthesise(engine, text, path, voice, speed)
+
+    return _speak
+
+
+@pytest.fixture(scope="session")
+def speak_audio(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., np.ndarray]:
+    """Like ``speak`` but returns 16 kHz mono float32 (session-scoped)."""
+    base = tmp_path_factory.mktemp("speech")
+    count = 0
+
+    def _speak(text: str, voice: str | None = None, speed: int | None = None,
+               engine: str = "espeak") -> np.ndarray:
+        nonlocal count
+        count += 1
+        return read_wav(_synthesise(engine, text, base / f"s{count:03d}.wav", voice, speed))
+
+    return _speak

@@ -1,0 +1,152 @@
+"""The grammar-constrained CTC decoder on hand-made phone posteriors (no acoustic model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edgeasr.acoustic import Calibration
+from edgeasr.decoder import PhoneGraph, decode
+from edgeasr.grammar import CompiledGrammar, load_building_grammar
+from edgeasr.lexicon import BLANK, N_OUTPUTS, phone_ids, pronunciations
+from edgeasr.recognizer import Recognizer
+
+
+@pytest.fixture(scope="module")
+def grammar(demo_config: Path) -> CompiledGrammar:
+    return load_building_grammar(demo_config)
+
+
+@pytest.fixture(scope="module")
+def phone_graph(grammar: CompiledGrammar) -> PhoneGraph:
+    return PhoneGraph(grammar.graph)
+
+
+def posteriors(text: str, *, seed: int = 0, blanks_between: bool = True, p: float = 0.9,
+               pron: int = 0) -> np.ndarray:
+    """Log-probs [frames, N_OUTPUTS] that spell ``text``'s phones (CTC style) with noise.
+
+    Each phone lasts 1-4 frames; blanks surround the utterance and sit between phones
+    (between identical neighbours always, as CTC needs). The chosen label has probability
+    ``p``, the rest is spread over the other outputs with random jitter.
+    """
+    rng = np.random.default_rng(seed)
+    ids: list[int] = []
+    for word in text.split():
+        prons = pronunciations(word)
+        ids += phone_ids(prons[min(pron, len(prons) - 1)])
+    labels: list[int] = [BLANK] * int(rng.integers(3, 8))
+    prev = None
+    for ph in ids:
+        if prev is not None and (blanks_between or prev == ph):
+            labels += [BLANK] * int(rng.integers(1, 3))
+        labels += [ph] * int(rng.integers(1, 5))
+        prev = ph
+    labels += [BLANK] * int(rng.integers(3, 8))
+    rest = rng.dirichlet(np.full(N_OUTPUTS - 1, 5.0), size=len(labels)) * (1 - p)
+    probs = np.empty((len(labels), N_OUTPUTS))
+    for t, lab in enumerate(labels):
+        probs[t, lab] = p
+        probs[t, np.arange(N_OUTPUTS) != lab] = rest[t]
+    return np.log(probs).astype(np.float32)
+
+
+# Sentences of the contract (docs/demo-building.md) and the telegrams its table gives them.
+COMMANDS: list[tuple[str, list[dict[str, Any]]]] = [
+    ("turn on the kitchen light", [{"ga": "1/1/1", "dpt": "1.001", "value": True}]),
+    ("please turn the kitchen light off", [{"ga": "1/1/1", "dpt": "1.001", "value": False}]),
+    ("lights on in the office", [{"ga": "1/4/1", "dpt": "1.001", "value": True}]),
+    ("set the living room light to forty percent",
+     [{"ga": "1/2/3", "dpt": "5.001", "value": 40}]),
+    ("dim the bedroom light to twenty five percent",
+     [{"ga": "1/3/3", "dpt": "5.001", "value": 25}]),
+    ("close the bedroom blinds", [{"ga": "2/3/1", "dpt": "1.008", "value": True}]),
+    ("stop the blinds in the living room", [{"ga": "2/2/2", "dpt": "1.017", "value": True}]),
+    ("set the heating in the bedroom to nineteen and a half degrees",
+     [{"ga": "3/3/1", "dpt": "9.001", "value": 19.5}]),
+    ("start the bathroom fan", [{"ga": "5/5/1", "dpt": "1.001", "value": True}]),
+    ("movie time", [{"ga": "4/0/1", "dpt": "17.001", "value": 1}]),
+    ("turn off all the lights", [{"ga": "1/0/0", "dpt": "1.001", "value": False}]),
+]
+
+NOT_IN_GRAMMAR = [
+    "what time is it in london",
+    "turn on the garage light",
+    "turn on the kitchen light and make some coffee",
+    "i think it will rain tomorrow",
+]
+
+
+@pytest.mark.parametrize(("text", "telegrams"), COMMANDS)
+@pytest.mark.parametrize("blanks_between", [True, False])
+def test_spelled_sentence_decodes_exactly(
+    grammar: CompiledGrammar, phone_graph: PhoneGraph, text: str,
+    telegrams: list[dict[str, Any]], blanks_between: bool,
+) -> None:
+    ref = grammar.graph.parse(text)
+    assert ref is not None, f"the demo grammar should accept {text!r}"
+    seed = sum(map(ord, text))
+    hyp = decode(phone_graph, posteriors(text, seed=seed, blanks_between=blanks_between))
+    assert hyp is not None
+    assert hyp.parse.text == text
+    assert hyp.parse.intent == ref.intent
+    assert hyp.parse.slots == ref.slots
+    assert grammar.resolve is not None
+    assert [t.to_json() for t in grammar.resolve(hyp.parse)] == telegrams
+    # The grammar path is the free path here, so the margin is (numerically) zero.
+    assert hyp.margin == pytest.approx(0.0, abs=1e-3)
+
+
+def test_alternative_pronunciation(grammar: CompiledGrammar, phone_graph: PhoneGraph) -> None:
+    """Every word's second dictionary pronunciation (e.g. "the" as DH IY) decodes the same."""
+    text = "close the bedroom blinds"
+    assert len(pronunciations("the")) > 1
+    hyp = decode(phone_graph, posteriors(text, seed=3, pron=1))
+    assert hyp is not None and hyp.parse.text == text
+    assert hyp.margin == pytest.approx(0.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("text", NOT_IN_GRAMMAR)
+def test_non_grammar_speech_has_a_much_lower_margin(
+    grammar: CompiledGrammar, phone_graph: PhoneGraph, text: str
+) -> None:
+    assert grammar.graph.parse(text) is None
+    good = decode(phone_graph, posteriors("turn on the kitchen light", seed=1))
+    bad = decode(phone_graph, posteriors(text, seed=1))
+    assert good is not None and bad is not None
+    assert bad.margin < good.margin - 1.0, (bad.parse.text, bad.margin)
+    # With the runtime's default calibration the command is acted on and the speech is not.
+    cal = Calibration()
+    assert cal.confidence(good.margin) > 0.5 > cal.confidence(bad.margin)
+
+
+def test_empty_and_too_short_input(phone_graph: PhoneGraph) -> None:
+    assert decode(phone_graph, np.zeros((0, N_OUTPUTS), np.float32)) is None
+    one_frame = np.full((1, N_OUTPUTS), np.log(1 / N_OUTPUTS), np.float32)
+    assert decode(phone_graph, one_frame) is None
+
+
+class SpelledModel:
+    """Stands in for ``AcousticModel``: its 'features' are already log-probs."""
+
+    calibration = Calibration()
+
+    def log_probs(self, feats: np.ndarray) -> np.ndarray:
+        return feats
+
+
+def test_recognizer_turns_margins_into_telegrams(grammar: CompiledGrammar) -> None:
+    rec = Recognizer(grammar, SpelledModel(), threshold=0.5)  # type: ignore[arg-type]
+    text, telegrams = COMMANDS[3]
+    result = rec.recognize_features(posteriors(text, seed=5))
+    assert result.accepted and result.text == text
+    assert [t.to_json() for t in result.telegrams] == telegrams
+    assert result.confidence > 0.5
+    for other in NOT_IN_GRAMMAR:
+        result = rec.recognize_features(posteriors(other, seed=5))
+        assert not result.accepted, other
+        assert result.telegrams == [] and result.confidence < 0.5
+        assert result.text  # what was heard is still reported

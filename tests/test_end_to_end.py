@@ -1,0 +1,118 @@
+"""Speech synthesised at test time -> the SHIPPED model -> telegrams (docs/demo-building.md).
+
+espeak-ng and flite are training engines, but the sentences, voice draws and speeds here are
+fixed by this file, not by the factory, so the model has not seen these exact recordings.
+The held-out Piper voice is for ``make eval``, not for unit tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import subprocess_env
+
+from edgeasr.recognizer import Recognizer, Result
+
+SpeakAudio = Callable[..., np.ndarray]
+
+# (text, engine, voice, speed) -> telegrams, from the contract's table.
+COMMANDS: list[tuple[str, str, str, int | None, list[dict[str, Any]]]] = [
+    ("turn on the kitchen light", "espeak", "en-us+m3", 150,
+     [{"ga": "1/1/1", "dpt": "1.001", "value": True}]),
+    ("set the living room light to forty percent", "espeak", "en-us", 160,
+     [{"ga": "1/2/3", "dpt": "5.001", "value": 40}]),
+    ("close the bedroom blinds", "flite", "slt", None,
+     [{"ga": "2/3/1", "dpt": "1.008", "value": True}]),
+    ("set the office temperature to twenty one degrees", "espeak", "en-gb-x-rp+f2", 150,
+     [{"ga": "3/4/1", "dpt": "9.001", "value": 21.0}]),
+    ("start the bathroom fan", "espeak", "en-us+klatt", 140,
+     [{"ga": "5/5/1", "dpt": "1.001", "value": True}]),
+    ("turn off all the lights", "flite", "slt", None,
+     [{"ga": "1/0/0", "dpt": "1.001", "value": False}]),
+    ("good night", "espeak", "en+m1", 150,
+     [{"ga": "4/0/1", "dpt": "17.001", "value": 2}]),
+    ("open the living room blinds", "espeak", "en-us+f3", 170,
+     [{"ga": "2/2/1", "dpt": "1.008", "value": False}]),
+]
+
+NON_COMMANDS: list[tuple[str, str, str, int | None]] = [
+    ("what is the weather like today", "espeak", "en-us", 160),
+    ("turn on the garage light", "espeak", "en-us+m3", 150),  # a room the building lacks
+    ("i called my sister yesterday evening", "flite", "slt", None),
+]
+
+MAX_MISSES = 1
+
+
+@pytest.fixture(scope="module")
+def recognizer(shipped_model: Path, demo_config: Path) -> Recognizer:
+    return Recognizer.from_config(demo_config, shipped_model)
+
+
+def telegrams(result: Result) -> list[dict[str, Any]]:
+    return [t.to_json() for t in result.telegrams]
+
+
+def test_commands_send_the_right_telegrams(recognizer: Recognizer,
+                                           speak_audio: SpeakAudio) -> None:
+    report = []
+    misses = 0
+    for text, engine, voice, speed, expected in COMMANDS:
+        result = recognizer.recognize(speak_audio(text, voice=voice, speed=speed, engine=engine))
+        got = telegrams(result)
+        ok = got == expected
+        misses += not ok
+        report.append(f"{'ok ' if ok else 'MISS'} {engine}:{voice} {text!r} -> "
+                      f"{result.text!r} {got} (confidence {result.confidence:.2f})")
+        # A miss may send nothing, but never a different action.
+        assert ok or got == [], "wrong action:\n" + "\n".join(report)
+    assert misses <= MAX_MISSES, "\n".join(report)
+
+
+def test_non_commands_send_nothing(recognizer: Recognizer, speak_audio: SpeakAudio) -> None:
+    for text, engine, voice, speed in NON_COMMANDS:
+        result = recognizer.recognize(speak_audio(text, voice=voice, speed=speed, engine=engine))
+        assert result.telegrams == [], (
+            f"{text!r} heard as {result.text!r}, confidence {result.confidence:.2f}")
+        assert result.intent is None
+
+
+def test_command_inside_a_long_recording(recognizer: Recognizer,
+                                         speak_audio: SpeakAudio) -> None:
+    """20 s of room noise with one command at 11 s: the endpointer finds it."""
+    text, engine, voice, speed, expected = COMMANDS[0]
+    speech = speak_audio(text, voice=voice, speed=speed, engine=engine)
+    rng = np.random.default_rng(3)
+    x = (0.002 * rng.standard_normal(20 * 16000)).astype(np.float32)
+    at = 11 * 16000
+    x[at : at + len(speech)] += 0.7 * speech / max(1e-6, float(np.abs(speech).max()))
+    result = recognizer.recognize(x)
+    assert telegrams(result) == expected, (result.text, result.confidence)
+
+
+def test_cli_uses_the_shipped_model_by_default(
+    shipped_model: Path, demo_config: Path, speak_audio: SpeakAudio, tmp_path: Path
+) -> None:
+    text, engine, voice, speed, expected = COMMANDS[6]
+    wav = tmp_path / "cmd.wav"
+    sf.write(wav, speak_audio(text, voice=voice, speed=speed, engine=engine), 16000,
+             subtype="PCM_16")
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgeasr.cli", "transcribe", "--config", str(demo_config),
+         "--json", str(wav)],
+        capture_output=True, text=True, env=subprocess_env(), timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    [line] = proc.stdout.splitlines()
+    obj = json.loads(line)
+    assert obj["file"] == str(wav)
+    assert obj["telegrams"] == expected, obj
+    assert obj["intent"] == "activate_scene"

@@ -1,0 +1,107 @@
+"""The model factory: its tiny preset runs the whole pipeline and yields an NPU-ready model."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeasr.acoustic import AcousticModel, _interpreter_class
+from edgeasr.features import features
+from edgeasr.lexicon import N_OUTPUTS
+from factory import voices
+
+# factory.export imports TensorFlow (seconds); only the test that needs its op list loads it.
+WINDOW = 400  # feature frames per inference window: factory.export.WINDOW, checked below
+
+
+def test_tiny_preset_writes_every_artefact(tiny_model: Path) -> None:
+    out = tiny_model.parent
+    for name in ("edgeasr.tflite", "edgeasr.json", "model-meta.json", "MODEL_CARD.md"):
+        assert (out / name).is_file(), f"factory did not write {name}"
+        assert (out / name).stat().st_size > 0
+    meta = json.loads((out / "model-meta.json").read_text())
+    assert meta["preset"] == "tiny"
+    assert meta["train_examples"] > 0 and meta["voices"]
+    assert meta["size_bytes"] == tiny_model.stat().st_size
+    dev = meta["dev"]
+    assert dev["commands"] + dev["non_commands"] > 0
+    calib = json.loads((out / "edgeasr.json").read_text())["calibration"]
+    assert set(calib) == {"scale", "offset"}
+    assert all(np.isfinite(v) for v in calib.values())
+
+
+def test_model_is_full_integer_static_and_npu_only(tiny_model: Path) -> None:
+    pytest.importorskip("tensorflow")
+    from factory.export import NPU_OPS
+    from factory.export import WINDOW as EXPORT_WINDOW
+
+    assert EXPORT_WINDOW == WINDOW
+    interp = _interpreter_class()(model_path=str(tiny_model))
+    interp.allocate_tensors()
+    [inp] = interp.get_input_details()
+    [out] = interp.get_output_details()
+    assert inp["dtype"] == np.int8 and out["dtype"] == np.int8
+    assert list(inp["shape"]) == [1, WINDOW, 40]
+    assert list(out["shape"]) == [1, WINDOW // 2, N_OUTPUTS]
+    for t in (inp, out):
+        assert list(t["shape_signature"]) == list(t["shape"]), "dynamic dimension in the model"
+        scale, _zero = t["quantization"]
+        assert scale > 0
+    tensors = interp.get_tensor_details()
+    floats = [t["name"] for t in tensors if t["dtype"] not in (np.int8, np.int32)]
+    assert floats == [], f"tensors that are not int8/int32: {floats}"
+    assert all(-1 not in t["shape_signature"] for t in tensors)
+    ops = {op["op_name"] for op in interp._get_ops_details()}
+    assert ops, "no ops found"
+    assert ops <= NPU_OPS, f"ops outside the NPU set: {sorted(ops - NPU_OPS)}"
+    meta = json.loads((tiny_model.parent / "model-meta.json").read_text())
+    assert {o["op"] for o in meta["ops"]} == ops
+    assert all(o["npu"] for o in meta["ops"])
+
+
+def test_runtime_loads_the_factory_model(tiny_model: Path) -> None:
+    """The factory's output is what the runtime expects: phone log-probs every 20 ms."""
+    model = AcousticModel(tiny_model)
+    assert model.window == WINDOW
+    calib = json.loads(tiny_model.with_suffix(".json").read_text())["calibration"]
+    assert model.calibration.scale == pytest.approx(calib["scale"])
+    rng = np.random.default_rng(0)
+    for seconds in (0.5, 9.3):  # one window, and several overlapping ones
+        feats = features((0.05 * rng.standard_normal(int(seconds * 16000))).astype(np.float32))
+        lp = model.log_probs(feats)
+        assert lp.shape == ((len(feats) + 1) // 2, N_OUTPUTS)
+        np.testing.assert_allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_model_card_lists_licences(tiny_model: Path) -> None:
+    card = (tiny_model.parent / "MODEL_CARD.md").read_text()
+    assert "## Data sources and licences" in card
+    licences = card.split("## Data sources and licences", 1)[1].split("\n## ", 1)[0]
+    for source, licence in [("espeak-ng", "GPL"), ("flite", "BSD"), ("festival", "X11"),
+                            ("cmudict", "BSD-2-Clause"), ("TensorFlow", "Apache-2.0")]:
+        row = next((line for line in licences.splitlines() if source in line), None)
+        assert row is not None, f"{source} missing from the licence table"
+        assert licence in row, f"{source}: licence {licence} not stated"
+    assert "evaluation only" in licences  # the Piper voice is named, as held out
+    meta = json.loads((tiny_model.parent / "model-meta.json").read_text())
+    assert f"--preset {meta['preset']}" in card
+    assert str(meta["train_examples"]) in card
+
+
+def test_piper_joe_is_not_a_training_voice(tiny_model: Path) -> None:
+    """The held-out evaluation voice must never reach training."""
+    names = [*voices.ESPEAK_VOICES, *voices.ESPEAK_VARIANTS, *voices.FLITE_VOICES,
+             *voices.FESTIVAL_VOICES, *voices.available_engines()]
+    assert not [n for n in names if "joe" in n.lower() or "piper" in n.lower()]
+    engines = voices.available_engines()
+    assert set(engines) <= {"espeak", "flite", "festival"}
+    rng = random.Random(0)
+    drawn = {voices.random_voice(rng, engines).label for _ in range(2000)}
+    assert not [v for v in drawn if "joe" in v.lower() or "piper" in v.lower()]
+    meta = json.loads((tiny_model.parent / "model-meta.json").read_text())
+    used = {v.split(":")[0] for v in meta["voices"]}
+    assert used <= {"espeak", "flite", "festival"}, used
