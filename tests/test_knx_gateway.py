@@ -8,13 +8,18 @@ written out from the KNX specification here, independently of xknx's encoders.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import enum
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
+from xml import sax as xml_sax
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from knxd import (
     Knxd,
     KnxtoolMonitor,
@@ -24,7 +29,14 @@ from knxd import (
     knxtool,
 )
 from pydantic import ValidationError
+from xknx import XKNX
 from xknx.dpt import DPTArray, DPTBinary
+from xknx.io import ConnectionConfig, ConnectionType, SecureConfig
+from xknx.secure.keyring import KeyringSAXContentHandler, hash_keyring_password
+from xknx.secure.util import sha256_hash
+from xknx.telegram import GroupAddress
+from xknx.telegram import Telegram as XknxTelegram
+from xknx.telegram.apci import GroupValueRead, GroupValueResponse, GroupValueWrite
 
 from edgeasr.building import load_building
 from edgeasr.knx import (
@@ -188,13 +200,12 @@ def test_each_demo_function_reaches_the_bus(
                 assert (got.payload, got.small) == (payload, small), where
                 raw = DPTBinary(got.payload[0]) if got.small else DPTArray(tuple(got.payload))
                 decoded = transcoder(sent.dpt).from_knx(raw)
+                decoded = decoded.value if isinstance(decoded, enum.Enum) else decoded
                 assert decoded == sent.value, where
                 assert got.src == (own_address if kind == "tunnelling" else "1.1.250"), where
     sent_lines = [m for m in messages(caplog) if m.startswith("KNX sent write")]
     assert len(sent_lines) == len(telegrams)
-    assert "KNX sent write ga=3/2/1 dpt=9.001 value=21.5 payload=0c33 src=" in "\n".join(
-        sent_lines
-    )
+    assert "KNX sent write ga=3/2/1 dpt=9.001 value=21.5 payload=0c33 src=" in "\n".join(sent_lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,12 +260,13 @@ def test_idle_gateway_restart_is_noticed_by_the_heartbeat(
 
     async def scenario() -> tuple[Outcome, float]:
         async with KnxGateway(config, DPTS) as gw:
+            assert gw.connections == 1
             knxd.restart()  # nobody tells the gateway; the heartbeat must find out
-            lost = time.monotonic()
-            while gw.connected and time.monotonic() - lost < 5:
+            restarted = time.monotonic()
+            while gw.connections < 2 and time.monotonic() - restarted < 5:
                 await asyncio.sleep(0.05)
-            assert not gw.connected, "heartbeat did not notice the restarted gateway"
-            assert await gw.wait_connected(5)
+            assert gw.connections == 2, "heartbeat did not notice the restarted gateway"
+            assert gw.connected
             (d,) = await gw.send([HALLWAY_ON])
             outcome = await d.wait(3)
             return outcome, time.monotonic() - d.queued_at
@@ -362,6 +374,39 @@ def test_unreachable_tcp_gateway_names_host_and_port(caplog: pytest.LogCaptureFi
 # ---------------------------------------------------------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def thermostat_device(port: int, ga: str, answer: bytes) -> AsyncIterator[None]:
+    """A second KNX client on knxd that answers GroupValueRead on ``ga`` with ``answer``."""
+    device: XKNX
+    tasks: set[asyncio.Task[None]] = set()
+
+    def on_telegram(telegram: XknxTelegram) -> None:
+        if str(telegram.destination_address) == ga and isinstance(telegram.payload, GroupValueRead):
+            response = XknxTelegram(
+                destination_address=GroupAddress(ga),
+                payload=GroupValueResponse(DPTArray(tuple(answer))),
+            )
+            task = asyncio.create_task(device.cemi_handler.send_telegram(response))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    device = XKNX(
+        connection_config=ConnectionConfig(
+            connection_type=ConnectionType.TUNNELING,
+            gateway_ip="127.0.0.1",
+            gateway_port=port,
+            local_ip="127.0.0.1",
+            auto_reconnect=False,
+        ),
+        telegram_received_cb=on_telegram,
+    )
+    await device.start()
+    try:
+        yield
+    finally:
+        await device.stop()
+
+
 @needs_knxd
 def test_states_follow_the_bus_and_read_gets_the_response(
     knxd: Knxd, monitor: MulticastMonitor
@@ -387,16 +432,17 @@ def test_states_follow_the_bus_and_read_gets_the_response(
             kitchen = gw.state("1/1/1")
             assert kitchen is not None and kitchen.value is False and kitchen.origin == "sent"
 
-            # a status query: GroupValueRead, answered by "the thermostat" (knxtool)
-            async def thermostat() -> None:
-                await monitor.async_wait_for(bool, timeout=3, ga="3/2/1", service="read")
-                await in_thread(knxtool, knxd.socket, "groupresponse", "3/2/1", "0c", "33")
-
-            answer = asyncio.create_task(thermostat())
-            state = await gw.read("3/2/1", timeout_s=3)
-            await answer
+            # a status query: GroupValueRead, answered by "the thermostat": another tunnel
+            # client on knxd (a plain xknx connection, answering with hand-made payload 0C 33)
+            async with thermostat_device(knxd.port, "3/2/1", bytes.fromhex("0c33")):
+                state = await gw.read("3/2/1", timeout_s=3)
             assert state is not None and state.value == 21.5 and state.origin == "response"
             assert gw.state("3/2/1") == state
+            on_bus = monitor.telegrams(ga="3/2/1", service=None)
+            assert [(t.service, t.payload) for t in on_bus] == [
+                ("read", b""),
+                ("response", b"\x0c\x33"),
+            ]
             # nobody answers for 5/5/1: None after the timeout, no exception
             assert await gw.read("5/5/1", timeout_s=0.3) is None
 
@@ -409,13 +455,15 @@ def test_states_follow_the_bus_and_read_gets_the_response(
 
 
 def test_config_defaults_and_errors(tmp_path: Path) -> None:
+    local = KnxConfig()  # the service's default: a knxd on this machine
+    assert local.describe() == "KNX/IP tunnelling (UDP) gateway 127.0.0.1:3671"
     cfg = KnxConfig(host="192.168.1.20")
     assert (cfg.type, cfg.port, cfg.ttl_s) == ("tunnelling", 3671, 3.0)
     assert cfg.describe() == "KNX/IP tunnelling (UDP) gateway 192.168.1.20:3671"
     assert KnxConfig(type="routing").describe() == "KNX/IP routing group 224.0.23.12:3671"
 
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"type": "tunnelling"}, "needs 'host'"),
+        ({"type": "tunnelling_tcp", "host": " "}, "needs 'host'"),
         ({"host": "h", "individual_address": "1/1/1"}, "not a KNX individual address"),
         ({"type": "routing", "multicast_group": "10.0.0.1"}, "not an IPv4 multicast"),
         ({"host": "h", "ttl_s": 0}, "greater than 0"),
@@ -434,6 +482,29 @@ def test_config_defaults_and_errors(tmp_path: Path) -> None:
             KnxConfig(**settings)
 
 
+def make_keyring(path: Path, password: str, backbone_key: bytes, latency_ms: int = 100) -> Path:
+    """An ETS-style .knxkeys file with a routing backbone key, signed for ``password``."""
+    created = "2024-01-01T00:00:00"
+    iv = sha256_hash(created.encode())[:16]
+    encryptor = Cipher(
+        algorithms.AES(hash_keyring_password(password.encode())), modes.CBC(iv)
+    ).encryptor()
+    key = base64.b64encode(encryptor.update(backbone_key) + encryptor.finalize()).decode()
+    xml = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<Keyring Project="EdgeASR test" CreatedBy="tests" Created="{created}" '
+        'Signature="SIGNATURE" xmlns="http://knx.org/xml/keyring/1">\n'
+        f'  <Backbone MulticastAddress="224.0.23.12" Latency="{latency_ms}" Key="{key}" />\n'
+        "</Keyring>\n"
+    )
+    path.write_text(xml)
+    handler = KeyringSAXContentHandler(password)  # xknx's signature check, run forwards
+    xml_sax.parseString(xml.encode(), handler)
+    signature = base64.b64encode(sha256_hash(bytes(handler.output))[:16]).decode()
+    path.write_text(xml.replace("SIGNATURE", signature))
+    return path
+
+
 def test_secure_keyring_problems_are_config_errors(tmp_path: Path) -> None:
     missing = KnxConfig(
         type="routing", secure={"keyring": tmp_path / "nope.knxkeys", "password": "pw"}
@@ -441,17 +512,69 @@ def test_secure_keyring_problems_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(KnxConfigError, match="nope.knxkeys not found"):
         run(KnxGateway(missing).start())
 
-    keyring = tmp_path / "house.knxkeys"
-    keyring.write_text(
-        '<?xml version="1.0" encoding="utf-8"?>\n<Keyring Project="x" CreatedBy="y" '
-        'Created="2024-01-01T00:00:00" Signature="AAAAAAAAAAAAAAAAAAAAAA==" '
-        'xmlns="http://knx.org/xml/keyring/1"/>\n'
-    )
+    keyring = make_keyring(tmp_path / "house.knxkeys", "right", bytes(range(16)))
     (tmp_path / "password").write_text("wrong\n")
     wrong = KnxConfig(
-        type="tunnelling_tcp",
-        host="127.0.0.1",
+        type="routing",
+        local_ip="127.0.0.1",
         secure={"keyring": keyring, "password_file": tmp_path / "password"},
     )
     with pytest.raises(KnxConfigError, match="wrong password or not an ETS .knxkeys file"):
         run(KnxGateway(wrong).start())
+    (tmp_path / "empty").write_text("")
+    empty = wrong.model_copy(
+        update={"secure": wrong.secure.model_copy(update={"password_file": tmp_path / "empty"})}
+    )
+    with pytest.raises(KnxConfigError, match="is empty"):
+        run(KnxGateway(empty).start())
+
+
+def test_secure_routing_with_keyring_and_password(tmp_path: Path) -> None:
+    """KNX IP Secure routing: the keyring's backbone key encrypts what goes on the network.
+
+    knxd speaks no KNX IP Secure, so the other end is an independent xknx secure router given
+    the raw backbone key; a plain multicast monitor must see no readable telegram.
+    """
+    backbone = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+    keyring = make_keyring(tmp_path / "house.knxkeys", "provisioned secret", backbone)
+    (tmp_path / "knx-password").write_text("provisioned secret\n")
+    port = free_port()
+    config = routing_config(
+        port,
+        secure={"keyring": keyring, "password_file": tmp_path / "knx-password"},
+    )
+    received: list[XknxTelegram] = []
+
+    async def scenario() -> Outcome:
+        peer = XKNX(
+            connection_config=ConnectionConfig(
+                connection_type=ConnectionType.ROUTING_SECURE,
+                local_ip="127.0.0.1",
+                multicast_port=port,
+                individual_address="1.1.251",
+                secure_config=SecureConfig(backbone_key=backbone.hex(), latency_ms=100),
+            ),
+            telegram_received_cb=received.append,
+        )
+        await peer.start()
+        try:
+            async with KnxGateway(config, DPTS) as gw:
+                assert gw.connected
+                (d,) = await gw.send([Telegram("3/2/1", "9.001", 21.5)])
+                outcome = await d.wait(3)
+                for _ in range(50):
+                    if received:
+                        break
+                    await asyncio.sleep(0.02)
+                return outcome
+        finally:
+            await peer.stop()
+
+    with MulticastMonitor(port) as plain:
+        assert run(scenario()) == Outcome.SENT
+        assert plain.telegrams(service=None) == []  # only SECURE_WRAPPER frames on the wire
+    writes = [t for t in received if isinstance(t.payload, GroupValueWrite)]
+    assert len(writes) == 1
+    assert str(writes[0].destination_address) == "3/2/1"
+    assert str(writes[0].source_address) == "1.1.250"
+    assert writes[0].payload.value == DPTArray((0x0C, 0x33))

@@ -113,7 +113,10 @@ class Service:
     def reload(self) -> None:
         """SIGHUP: re-read the building; a bad file keeps the running configuration."""
         try:
-            self.pipeline.set_recognizer(*self._recognizer())
+            rec, wake = self._recognizer()
+            self.pipeline.set_recognizer(rec, wake)
+            if rec.grammar.building is not None:
+                self.gateway.set_building(rec.grammar.building)
             log.info("configuration reloaded from %s", self.cfg.building)
         except Exception as exc:
             log.error("reload failed, keeping the previous configuration: %s", exc)

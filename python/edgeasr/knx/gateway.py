@@ -109,12 +109,15 @@ class KnxSecure(BaseModel):
 
 
 class KnxConfig(BaseModel):
-    """How to reach the KNX bus. Only ``type`` and (for tunnelling) ``host`` are usually needed."""
+    """How to reach the KNX bus. Only ``type`` and (for tunnelling) ``host`` are usually needed.
+
+    ``KnxConfig()`` is a UDP tunnel to a knxd on the same machine (127.0.0.1:3671).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: ConnectionKind = "tunnelling"
-    host: str | None = None  # IP interface / router address (tunnelling)
+    host: str = "127.0.0.1"  # the IP interface's address (tunnelling); default: local knxd
     port: int = Field(default=3671, ge=1, le=65535)  # its KNXnet/IP port (tunnelling)
     local_ip: str | None = None  # our IP on the KNX network; default: the default-route interface
     route_back: bool = False  # UDP tunnelling behind NAT: let the interface answer to the sender
@@ -158,7 +161,7 @@ class KnxConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> KnxConfig:
-        if self.type in ("tunnelling", "tunnelling_tcp") and not self.host:
+        if self.type in ("tunnelling", "tunnelling_tcp") and not self.host.strip():
             raise ValueError(f"type {self.type!r} needs 'host': the KNX IP interface's address")
         if self.type == "tunnelling" and self.secure is not None:
             raise ValueError(
@@ -260,18 +263,23 @@ class KnxGateway:
         self._lost = asyncio.Event()
         self._lost_reason = ""
         self._xknx: XKNX | None = None
+        self._closing: XKNX | None = None
         self._keyring: Keyring | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._closing: set[asyncio.Task[None]] = set()
         self._first_attempt_done = asyncio.Event()
         self._readers: dict[int, list[asyncio.Future[GroupState]]] = defaultdict(list)
         self._running = False
         self.attempts = 0  # connection attempts since the last success
+        self.connections = 0  # successful connections so far (1 + reconnects)
         self.last_error: str | None = None  # why the last connection attempt failed
 
     @classmethod
     def for_building(cls, config: KnxConfig, building: Building) -> KnxGateway:
         return cls(config, dpts_from_building(building))
+
+    def set_building(self, building: Building) -> None:
+        """Decode states with a reloaded building's DPTs (queued telegrams are unaffected)."""
+        self.states.set_dpts(dpts_from_building(building))
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -286,6 +294,7 @@ class KnxGateway:
         if self.config.secure is not None:
             self._keyring = await self._load_keyring(self.config.secure)
         self._running = True
+        self._first_attempt_done.clear()
         self._tasks = [
             asyncio.create_task(self._connection_loop(), name="knx-connection"),
             asyncio.create_task(self._dispatch_loop(), name="knx-dispatch"),
@@ -303,12 +312,11 @@ class KnxGateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        xknx, self._xknx = self._xknx, None
         self._connected.clear()
-        if xknx is not None:
-            await self._close(xknx)
-        if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+        for xknx in (self._xknx, self._closing):  # _closing: a close cut short by cancel()
+            if xknx is not None:
+                await self._close(xknx)
+        self._xknx = self._closing = None
         if self._queue:
             log.warning(
                 "KNX stopping with %d queued telegram(s) not sent: %s",
@@ -552,8 +560,8 @@ class KnxGateway:
         if c.secure is not None:
             secure_config = SecureConfig(keyring=self._keyring, user_id=c.secure.user_id)
         kwargs: dict[str, Any] = {}
-        if c.host is not None:
-            kwargs.update(gateway_ip=c.host, gateway_port=c.port)
+        if c.type != "routing":
+            kwargs.update(gateway_ip=c.host.strip(), gateway_port=c.port)
         return ConnectionConfig(
             connection_type=kind,
             individual_address=c.individual_address,
@@ -571,7 +579,9 @@ class KnxGateway:
 
         def on_state(state: XknxConnectionState) -> None:
             if state is XknxConnectionState.DISCONNECTED and holder:
-                self._mark_lost(holder[0], "the interface closed the connection")
+                self._mark_lost(
+                    holder[0], "tunnel closed: the interface stopped answering or disconnected us"
+                )
 
         def on_telegram(telegram: XknxTelegram) -> None:
             self._telegram_received(telegram)
@@ -593,16 +603,13 @@ class KnxGateway:
         self._wakeup.set()
 
     async def _close(self, xknx: XKNX) -> None:
+        self._closing = xknx
         try:
             async with asyncio.timeout(3.0):
                 await xknx.stop()
         except (TimeoutError, XKNXException, OSError) as err:
             log.debug("KNX closing the old connection: %s", err)
-
-    def _close_later(self, xknx: XKNX) -> None:
-        task = asyncio.create_task(self._close(xknx), name="knx-close")
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._closing = None  # not reached when cancelled: stop() finishes the close then
 
     async def _connection_loop(self) -> None:
         c = self.config
@@ -611,24 +618,25 @@ class KnxGateway:
         try:
             while True:
                 self.attempts += 1
-                xknx = self._new_xknx()
-                error = await self._try_connect(xknx)
+                xknx, error = await self._try_connect()
                 if error is not None:
-                    self._close_later(xknx)
+                    if xknx is not None:
+                        await self._close(xknx)
                     self.last_error = error
                     if down_since is None:
                         down_since = time.monotonic()
                     first = self.attempts == 1
                     log.log(
                         logging.ERROR if first else logging.WARNING,
-                        "KNX %s unreachable%s: %s; retrying in %.1f s "
-                        "(attempt %d, backoff doubling up to %g s)",
+                        "%s unreachable%s: %s; retrying in %.1f s "
+                        "(attempt %d, backoff doubling up to %g s)%s",
                         c.describe(),
                         "" if first else f" for {time.monotonic() - down_since:.1f} s",
                         error,
                         delay,
                         self.attempts,
                         c.backoff_max_s,
+                        f". {self._hint()}" if first else "",
                     )
                     self._first_attempt_done.set()
                     await asyncio.sleep(delay)
@@ -647,6 +655,7 @@ class KnxGateway:
                     outage,
                 )
                 self._xknx = xknx
+                self.connections += 1
                 self._lost.clear()
                 self._connected.set()
                 self._wakeup.set()
@@ -654,6 +663,7 @@ class KnxGateway:
                 self.attempts, delay, down_since = 0, c.backoff_initial_s, None
                 self.last_error = None
 
+                assert xknx is not None
                 await self._supervise(xknx)
 
                 down_since = time.monotonic()
@@ -662,7 +672,9 @@ class KnxGateway:
                     "KNX link to %s lost (%s); reconnecting", c.describe(), self._lost_reason
                 )
                 self._xknx = None
-                self._close_later(xknx)
+                # Close before reconnecting: a restarted interface may hand our old channel id
+                # to the new connection, and a late DISCONNECT_REQUEST would then cut it.
+                await self._close(xknx)
         finally:
             self._first_attempt_done.set()
 
@@ -671,18 +683,37 @@ class KnxGateway:
             return f"{self.config.individual_address} (tunnel {xknx.current_address})"
         return str(xknx.current_address)
 
-    async def _try_connect(self, xknx: XKNX) -> str | None:
-        """Start ``xknx``; None on success, else why it failed (one readable line)."""
+    async def _try_connect(self) -> tuple[XKNX | None, str | None]:
+        """One connection attempt: (xknx, None) on success, else (xknx or None, why)."""
+        xknx: XKNX | None = None
         try:
+            xknx = self._new_xknx()
             async with asyncio.timeout(self.config.connect_timeout_s):
                 await xknx.start()
+        except asyncio.CancelledError:  # stop() during an attempt: let stop() close it
+            self._closing = xknx
+            raise
         except TimeoutError:
-            return f"no connection within {self.config.connect_timeout_s:g} s"
+            return xknx, f"no connection within {self.config.connect_timeout_s:g} s"
         except InvalidSecureConfiguration as err:
-            return f"KNX IP Secure: {err or 'keyring does not fit this interface'}"
+            return xknx, f"KNX IP Secure: {err or 'the keyring does not fit this interface'}"
         except (XKNXException, OSError) as err:
-            return _reason(err)
-        return None
+            return xknx, _reason(err)
+        except Exception as err:  # keep retrying whatever xknx throws; show it once in full
+            log.exception("KNX unexpected error while connecting")
+            return xknx, f"{type(err).__name__}: {err}"
+        return xknx, None
+
+    def _hint(self) -> str:
+        if self.config.type == "routing":
+            return (
+                "Check local_ip (an address of this machine on the KNX IP network) and that "
+                "multicast reaches it"
+            )
+        return (
+            "Check that the interface is powered and reachable from here, that host/port are "
+            "right, and that it has a free tunnel"
+        )
 
     async def _supervise(self, xknx: XKNX) -> None:
         """Return when the link is lost; probe an idle tunnel every ``heartbeat_s``."""

@@ -8,6 +8,7 @@ payload is kept either way, so an address without a known DPT still has a state.
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -71,10 +72,13 @@ class StateStore:
 
     def __init__(self, dpts: Mapping[str, str] | None = None) -> None:
         self._dpts: dict[int, str] = {}
-        for ga, dpt in (dpts or {}).items():
-            self._dpts[ga_raw(ga)] = normalize_dpt(dpt)
+        self.set_dpts(dpts or {})
         self._states: dict[int, GroupState] = {}
         self._listeners: list[Callable[[GroupState], None]] = []
+
+    def set_dpts(self, dpts: Mapping[str, str]) -> None:
+        """Replace the GA -> DPT map (e.g. after the building file was reloaded)."""
+        self._dpts = {ga_raw(ga): normalize_dpt(dpt) for ga, dpt in dpts.items()}
 
     def dpt(self, ga: str | int | GroupAddress) -> str | None:
         return self._dpts.get(ga_raw(ga))
@@ -88,6 +92,8 @@ class StateStore:
         except (ConversionError, ValueError) as err:
             log.debug("KNX cannot decode %s as DPT %s on %s: %s", payload, dpt, ga_str(ga), err)
             return None
+        if isinstance(value, enum.Enum):  # DPT 1.x decode to enums (Switch.ON: True, ...)
+            value = value.value
         return value if isinstance(value, bool | int | float) else None
 
     def update(
