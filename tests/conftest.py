@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-for _p in (ROOT / "python", ROOT / "models"):
+for _p in (ROOT / "python", ROOT / "models", ROOT):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 

@@ -1,7 +1,7 @@
 """KnxGateway against a real knxd on loopback (started and stopped here, by pid).
 
 What reaches the bus is checked by monitors that are not the service: a multicast socket on
-knxd's routing group and ``knxtool vbusmonitor1`` (see tests/knxd.py). Expected payloads are
+knxd's routing group and ``knxtool vbusmonitor1`` (see bench/knxbus.py). Expected payloads are
 written out from the KNX specification here, independently of xknx's encoders.
 """
 
@@ -20,7 +20,7 @@ from xml import sax as xml_sax
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from knxd import (
+from bench.knxbus import (
     Knxd,
     KnxtoolMonitor,
     MulticastMonitor,

@@ -34,8 +34,8 @@ PRESETS = {
     # What the tests run: the same pipeline end to end, in about a minute.
     "tiny": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
                    epochs=1, batch_frames=4000),
-    "full": Preset(sentences=7000, copies=2, dev_sentences=300,
-                   shape=ModelShape(192, 10, 9), epochs=12, batch_frames=16000),
+    "full": Preset(sentences=9000, copies=2, dev_sentences=300,
+                   shape=ModelShape(192, 10, 9), epochs=14, batch_frames=16000),
 }
 
 
@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     grammar = load_building_grammar(args.config)
     held = heldout.evaluation_texts(grammar.graph)
     args.cache.mkdir(parents=True, exist_ok=True)
-    cache = args.cache / f"data-{args.preset}-{args.seed}.pkl"
+    cache = args.cache / (f"data-{args.preset}-{preset.sentences}x{preset.copies}"
+                          f"-{args.seed}.pkl")
     if cache.exists():
         logging.info("reusing synthesised data from %s", cache)
         examples, dev = pickle.loads(cache.read_bytes())

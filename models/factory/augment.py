@@ -21,6 +21,28 @@ def colored_noise(rng: np.random.Generator, n: int, exponent: float) -> np.ndarr
     return (x / (np.std(x) + 1e-9)).astype(np.float32)
 
 
+def music(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Chords of a few harmonic tones with note changes: a stand-in for TV music."""
+    t = np.arange(n) / SR
+    out = np.zeros(n, np.float32)
+    seg = int(rng.uniform(0.2, 0.8) * SR)
+    for start in range(0, n, seg):
+        sl = slice(start, min(n, start + seg))
+        for _ in range(int(rng.integers(2, 5))):
+            f0 = 110.0 * 2 ** (rng.integers(0, 36) / 12)
+            for h in range(1, 4):
+                out[sl] += np.sin(2 * np.pi * f0 * h * t[sl] + rng.uniform(0, 6.3)) / h
+    return out / (np.std(out) + 1e-9)
+
+
+def speech_shaped(rng: np.random.Generator, n: int, babble: list[np.ndarray]) -> np.ndarray:
+    """Noise with the long-term spectrum of speech."""
+    ref = babble[int(rng.integers(0, len(babble)))] if babble else colored_noise(rng, n, 1.0)
+    mag = np.abs(np.fft.rfft(ref, n))
+    x = np.fft.irfft(mag * np.exp(2j * np.pi * rng.random(len(mag))), n)
+    return (x / (np.std(x) + 1e-9)).astype(np.float32)
+
+
 def speed(audio: np.ndarray, factor: float) -> np.ndarray:
     """Resample-based speed change: shifts tempo, pitch and apparent vocal-tract length."""
     return soxr.resample(audio, SR * factor, SR).astype(np.float32)
@@ -87,10 +109,16 @@ def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray
             parts = [babble[int(i)] for i in rng.integers(0, len(babble), k)]
             n = max(len(p) for p in parts)
             noise = sum(np.pad(p, (0, n - len(p))) for p in parts)
+            if rng.random() < 0.4:  # a TV: talkers over music
+                noise = noise / (np.std(noise) + 1e-9) + 0.5 * music(rng, len(noise))
+        elif kind < 0.6:
+            noise = music(rng, len(x))
+        elif kind < 0.75:
+            noise = speech_shaped(rng, len(x), babble)
         else:
             noise = colored_noise(rng, len(x), float(rng.choice([0.0, 1.0, 2.0])))
         # Other talkers carry phones the label lacks: keep them quieter than the speaker.
-        snr = rng.uniform(6, 30) if talkers else rng.uniform(-2, 30)
+        snr = rng.uniform(3, 30) if talkers else rng.uniform(-2, 30)
         x = mix_at_snr(x, np.asarray(noise, dtype=np.float32), snr)
     x = x * (10 ** rng.uniform(-1.5, 0.3) / (np.max(np.abs(x)) + 1e-6))
     return np.clip(x, -1, 1).astype(np.float32)

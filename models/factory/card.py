@@ -68,8 +68,8 @@ def write(path: Path, meta: dict) -> None:
         f"- Command accuracy (right telegrams, accepted): {pct(dev['command_accuracy'])}; "
         f"right telegrams before rejection: {pct(dev['top1_before_rejection'])}.",
         f"- Non-commands that would send something: {pct(dev['false_accepts'])}.",
-        f"- Confidence calibration (logistic on the decoder margin): scale "
-        f"{dev['calibration']['scale']:.3f}, offset {dev['calibration']['offset']:.3f}.",
+        "- Confidence calibration (logistic regression on the decoder's margin and worst-word "
+        f"shortfall): {dev['calibration']}.",
         "",
         "Accuracy on the held-out Piper joe voice (never trained or tuned on) is in "
         "`docs/accuracy.md`, made by `make eval`.",

@@ -53,7 +53,23 @@ def build_model(shape: ModelShape, frames: int | None = None) -> tf.keras.Model:
     return tf.keras.Model(inp, out)
 
 
-def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generator):
+def spec_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Mask two mel bands and a few short time spans (SpecAugment): robustness to noise."""
+    x = x.copy()
+    floor = x.min(axis=0)
+    for _ in range(2):
+        w = int(rng.integers(0, 7))
+        f = int(rng.integers(0, x.shape[1] - w + 1))
+        x[:, f : f + w] = floor[f : f + w]
+    for _ in range(max(1, len(x) // 150)):
+        w = int(rng.integers(0, 12))
+        t = int(rng.integers(0, max(1, len(x) - w)))
+        x[t : t + w] = floor
+    return x
+
+
+def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generator,
+             augment: bool = False):
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].feats))
     batches, cur, longest = [], [], 0
     for i in order:
@@ -69,7 +85,12 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
     for b in batches:
         t = max(len(examples[i].feats) for i in b)
         t += t % 2
-        x = np.stack([np.concatenate([examples[i].feats.astype(np.float32),
+
+        def feats(i: int) -> np.ndarray:
+            f = examples[i].feats.astype(np.float32)
+            return spec_augment(f, rng) if augment else f
+
+        x = np.stack([np.concatenate([feats(i),
                                       np.repeat(pad_floor(examples[i].feats)[None],
                                                 t - len(examples[i].feats), 0)])
                       for i in b])
@@ -112,7 +133,7 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
     with tqdm(total=total, desc="train", unit="step") as bar:
         for epoch in range(epochs):
             losses = []
-            for x, y, xl, yl in _batches(examples, batch_frames, rng):
+            for x, y, xl, yl in _batches(examples, batch_frames, rng, augment=True):
                 losses.append(float(step(x, y, xl, yl)))
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-50:]):.3f}")

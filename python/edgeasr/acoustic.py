@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = Path(__file__).resolve().parent / "data" / "edgeasr.tflite"
 SUBSAMPLING = 2  # output frames are 20 ms
 CONTEXT = 80  # input frames of context each side kept out of the output
+# Quiet frames put before and after the features: every training clip had 50-500 ms of
+# silence around its speech, and a clip cut tight (speech from its first frame on, as
+# espeak-ng and flite write them) otherwise loses its first phone. Even, for SUBSAMPLING.
+EDGE = 30
 
 
 class ModelError(RuntimeError):
@@ -45,13 +49,19 @@ def _interpreter_class() -> Any:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic map from the decoder's per-frame score margin to a confidence in [0, 1]."""
+    """Logistic map from the decoder's fit scores to a confidence in [0, 1].
+
+    Inputs: the per-frame margin against free phone recognition and the worst word's
+    per-frame shortfall (both <= 0; 0 = as good as unconstrained recognition).
+    """
 
     scale: float = 4.0
     offset: float = 2.0
+    word_scale: float = 0.0
 
-    def confidence(self, margin: float) -> float:
-        return float(1.0 / (1.0 + np.exp(-(self.scale * margin + self.offset))))
+    def confidence(self, margin: float, worst_word: float = 0.0) -> float:
+        z = self.scale * margin + self.word_scale * worst_word + self.offset
+        return float(1.0 / (1.0 + np.exp(-z)))
 
 
 def find_model(path: str | Path | None) -> Path:
@@ -112,13 +122,16 @@ class AcousticModel:
 
     def logits(self, feats: np.ndarray) -> np.ndarray:
         """Phone logits, one row per 20 ms."""
-        n = len(feats)
-        n_out = (n + SUBSAMPLING - 1) // SUBSAMPLING
+        n_out = (len(feats) + SUBSAMPLING - 1) // SUBSAMPLING
         floor = pad_floor(feats)
+        edge = np.repeat(floor[None], EDGE, 0)
+        feats = np.concatenate([edge, feats, edge])
+        skip = EDGE // SUBSAMPLING
+        n = len(feats)
         w = self.window
         if n < w:
             padded = np.concatenate([feats, np.repeat(floor[None], w - n, 0)])
-            return self._run(padded)[:n_out]
+            return self._run(padded)[skip : skip + n_out]
         step = w - 2 * CONTEXT
         pieces = []
         start = 0
@@ -134,7 +147,7 @@ class AcousticModel:
             if last:
                 break
             start += step
-        return np.concatenate(pieces)[:n_out]
+        return np.concatenate(pieces)[skip : skip + n_out]
 
     def log_probs(self, feats: np.ndarray) -> np.ndarray:
         z = self.logits(feats)

@@ -27,71 +27,106 @@ class Hypothesis:
     score: float  # log-probability of the best grammar path
     free_score: float  # log-probability of the best unconstrained path
     speech_frames: int
+    worst_word: float  # the largest per-frame shortfall of any one word (0 = all fit)
 
     @property
     def margin(self) -> float:
         """How much worse than free recognition, per frame of speech (0 = as good)."""
         return (self.score - self.free_score) / max(self.speech_frames, 1)
 
+    @property
+    def features(self) -> tuple[float, float]:
+        """What the confidence calibration looks at."""
+        return self.margin, self.worst_word
+
 
 class PhoneGraph:
-    """CTC state graph of a word graph; built once per grammar."""
+    """CTC state graph of a word graph; built once per grammar.
 
-    def __init__(self, graph: WordGraph) -> None:
+    Each pronunciation becomes a chain phone, blank, phone, blank, ... A phone may also be
+    skipped at a fixed log-probability cost (``skip_penalty``): a small model sometimes misses
+    a phone of a voice it never heard, and the grammar, not every phone, decides the sentence.
+    """
+
+    N_INTRA = 5  # self, blank before, phone before, and the two skip predecessors
+
+    def __init__(self, graph: WordGraph, skip_penalty: float = -5.0) -> None:
         self.graph = graph
+        self.skip_penalty = skip_penalty
         arcs = self._epsilon_free(graph)
-        # Per state: label, two intra-chain predecessors, source node if chain-initial.
         lab: list[int] = []
-        pred1: list[int] = []
-        pred2: list[int] = []
-        src_node: list[int] = []
+        preds: list[list[int]] = [[] for _ in range(self.N_INTRA)]
+        entry: list[int] = []  # source node when a state starts a word
+        entry_skip: list[int] = []  # source node when a state starts a word minus its 1st phone
         arc_of: list[int] = []
         end_state: list[int] = []
         end_node: list[int] = []
+        end_pen: list[float] = []
         self.arc_words: list[int] = []
         self.arc_outputs: list[tuple[int, ...]] = []
         prons: dict[int, list[list[int]]] = {}
-        for a, (s, d, w, outs) in enumerate(arcs):
+
+        def add(label: int, pr: list[int], a: int, e: int = -1, es: int = -1) -> int:
+            lab.append(label)
+            for k in range(self.N_INTRA):
+                preds[k].append(pr[k] if k < len(pr) else -1)
+            entry.append(e)
+            entry_skip.append(es)
+            arc_of.append(a)
+            return len(lab) - 1
+
+        for a, (src, dst, w, outs) in enumerate(arcs):
             self.arc_words.append(w)
             self.arc_outputs.append(outs)
             if w not in prons:
                 prons[w] = [phone_ids(p) for p in pronunciations(graph.words[w])]
             for pron in prons[w]:
-                prev_p = prev_b = -1
+                p_idx: list[int] = []
+                b_idx: list[int] = []
                 for i, ph in enumerate(pron):
-                    p_idx = len(lab)
-                    lab.append(ph)
-                    pred1.append(prev_b)
-                    pred2.append(prev_p if i > 0 and pron[i - 1] != ph else -1)
-                    src_node.append(s if i == 0 else -1)
-                    arc_of.append(a)
-                    lab.append(BLANK)
-                    pred1.append(p_idx)
-                    pred2.append(-1)
-                    src_node.append(-1)
-                    arc_of.append(a)
-                    prev_p, prev_b = p_idx, p_idx + 1
-                end_state += [prev_p, prev_b]
-                end_node += [d, d]
+                    me = len(lab)
+                    pr = [me]
+                    if i >= 1:
+                        pr += [b_idx[i - 1], p_idx[i - 1] if pron[i - 1] != ph else -1]
+                    if i >= 2:
+                        pr += [b_idx[i - 2], p_idx[i - 2] if pron[i - 2] != ph else -1]
+                    p_idx.append(add(ph, pr, a, src if i == 0 else -1,
+                                     src if i == 1 else -1))
+                    b_idx.append(add(BLANK, [len(lab), p_idx[-1]], a))
+                k = len(pron)
+                end_state += [p_idx[-1], b_idx[-1]]
+                end_node += [dst, dst]
+                end_pen += [0.0, 0.0]
+                if k >= 2:  # the last phone skipped
+                    end_state += [p_idx[-2], b_idx[-2]]
+                    end_node += [dst, dst]
+                    end_pen += [skip_penalty, skip_penalty]
         n_states = len(lab)
         self.lead = n_states  # leading-silence blank state, an "end state" of START
         self.sentinel = n_states + 1  # always -inf
         end_state.append(self.lead)
         end_node.append(START)
+        end_pen.append(0.0)
         lab += [BLANK, BLANK]
         self.n_states = n_states + 2
         self.lab = np.asarray(lab, np.int32)
         sent = self.sentinel
-        self.pred1 = np.asarray([p if p >= 0 else sent for p in pred1] + [sent, sent], np.int32)
-        self.pred2 = np.asarray([p if p >= 0 else sent for p in pred2] + [sent, sent], np.int32)
+        self.preds = np.asarray(
+            [[p if p >= 0 else sent for p in col] + [sent, sent] for col in preds], np.int32)
+        self.preds[0, self.lead] = self.lead
+        self.pred_pen = np.zeros((self.N_INTRA, 1), np.float32)
+        self.pred_pen[3:] = skip_penalty
         self.n_nodes = graph.n_nodes + 1
-        no_node = graph.n_nodes  # J of this node is always -inf
-        self.src_node = np.asarray([n if n >= 0 else no_node for n in src_node]
-                                   + [no_node, no_node], np.int32)
+        no_node = graph.n_nodes  # its junction score is always -inf
+        self.entry = np.asarray([n if n >= 0 else no_node for n in entry] + [no_node] * 2,
+                                np.int32)
+        self.entry_skip = np.asarray(
+            [n if n >= 0 else no_node for n in entry_skip] + [no_node] * 2, np.int32)
         self.arc_of = np.asarray(arc_of + [-1, -1], np.int32)
         order = np.argsort(np.asarray(end_node), kind="stable")
         self.end_state = np.asarray(end_state, np.int32)[order]
         self.end_node = np.asarray(end_node, np.int32)[order]
+        self.end_pen = np.asarray(end_pen, np.float32)[order]
         self.seg_nodes, self.seg_starts = np.unique(self.end_node, return_index=True)
         self.final_mask = np.isin(self.end_node, list(self.final_nodes))
         log.debug("phone graph: %d arcs, %d states", len(arcs), self.n_states)
@@ -150,27 +185,29 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray) -> Hypothesis | None:
     t_len = len(log_probs)
     if t_len == 0:
         return None
+    k_intra = pg.N_INTRA
     score = np.full(pg.n_states, NEG, np.float32)
     score[pg.lead] = log_probs[0, BLANK]
-    firsts = pg.src_node == START
+    firsts = pg.entry == START
     score[firsts] = log_probs[0, pg.lab[firsts]]
+    skips = pg.entry_skip == START
+    score[skips] = log_probs[0, pg.lab[skips]] + pg.skip_penalty
     back = np.zeros((t_len, pg.n_states), np.int8)
     end_scores = np.empty((t_len, len(pg.end_state)), np.float32)
-    end_scores[0] = score[pg.end_state]
+    end_scores[0] = score[pg.end_state] + pg.end_pen
     junction = np.full(pg.n_nodes, NEG, np.float32)
-    cands = np.empty((4, pg.n_states), np.float32)
+    cands = np.empty((k_intra + 2, pg.n_states), np.float32)
     for t in range(1, t_len):
         junction[pg.seg_nodes] = np.maximum.reduceat(end_scores[t - 1], pg.seg_starts)
-        cands[0] = score
-        cands[1] = score[pg.pred1]
-        cands[2] = score[pg.pred2]
-        cands[3] = junction[pg.src_node]
+        cands[:k_intra] = score[pg.preds] + pg.pred_pen
+        cands[k_intra] = junction[pg.entry]
+        cands[k_intra + 1] = junction[pg.entry_skip] + pg.skip_penalty
         choice = cands.argmax(axis=0)
         best = np.take_along_axis(cands, choice[None], 0)[0]
         score = best + log_probs[t, pg.lab]
         score[pg.sentinel] = NEG
         back[t] = choice
-        end_scores[t] = score[pg.end_state]
+        end_scores[t] = score[pg.end_state] + pg.end_pen
     finals = np.where(pg.final_mask, end_scores[-1], NEG)
     k = int(finals.argmax())
     if finals[k] <= NEG / 2:
@@ -178,18 +215,19 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray) -> Hypothesis | None:
     total = float(finals[k])
     state = int(pg.end_state[k])
     arcs_rev: list[int] = []
+    path = np.empty(t_len, np.int32)  # the state of every frame on the best path
     for t in range(t_len - 1, 0, -1):
-        c = back[t, state]
-        if c == 1:
-            state = int(pg.pred1[state])
-        elif c == 2:
-            state = int(pg.pred2[state])
-        elif c == 3:
-            arcs_rev.append(int(pg.arc_of[state]))
-            node = int(pg.src_node[state])
-            lo = int(np.searchsorted(pg.end_node, node, "left"))
-            hi = int(np.searchsorted(pg.end_node, node, "right"))
-            state = int(pg.end_state[lo + int(end_scores[t - 1, lo:hi].argmax())])
+        path[t] = state
+        c = int(back[t, state])
+        if c < k_intra:
+            state = int(pg.preds[c, state])
+            continue
+        arcs_rev.append(int(pg.arc_of[state]))
+        node = int(pg.entry[state] if c == k_intra else pg.entry_skip[state])
+        lo = int(np.searchsorted(pg.end_node, node, "left"))
+        hi = int(np.searchsorted(pg.end_node, node, "right"))
+        state = int(pg.end_state[lo + int(end_scores[t - 1, lo:hi].argmax())])
+    path[0] = state
     if state != pg.lead:
         arcs_rev.append(int(pg.arc_of[state]))
     arcs = arcs_rev[::-1]
@@ -198,4 +236,24 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray) -> Hypothesis | None:
     end_node = int(pg.end_node[k])
     outputs += list(pg.final_outputs.get(end_node, ()))
     parse = pg.graph.interpret(words, outputs)
-    return Hypothesis(parse, total, free_path_score(log_probs), speech_frames(log_probs))
+    return Hypothesis(parse, total, free_path_score(log_probs), speech_frames(log_probs),
+                      _worst_word(pg, log_probs, path))
+
+
+def _worst_word(pg: PhoneGraph, log_probs: np.ndarray, path: np.ndarray) -> float:
+    """Mean per-frame shortfall against free recognition of the worst-fitting word.
+
+    A command for a room the building lacks fits everywhere but in the room's name; averaged
+    over the whole utterance that shortfall is diluted, per word it stands out.
+    """
+    frames = np.arange(len(path))
+    shortfall = log_probs.max(axis=1) - log_probs[frames, pg.lab[path]]
+    arc = pg.arc_of[path]
+    worst = 0.0
+    start = 0
+    for t in range(1, len(path) + 1):
+        if t == len(path) or arc[t] != arc[start]:
+            if arc[start] >= 0:
+                worst = max(worst, float(shortfall[start:t].mean()))
+            start = t
+    return -worst

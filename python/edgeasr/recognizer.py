@@ -101,7 +101,7 @@ class Recognizer:
         if hyp is None:
             return Result("", None, {}, [], 0.0)
         t = time.perf_counter()
-        confidence = self.model.calibration.confidence(hyp.margin)
+        confidence = self.model.calibration.confidence(*hyp.features)
         parse = hyp.parse
         result = Result(parse.text, None, dict(parse.slots), [], confidence)
         if confidence >= self.threshold:

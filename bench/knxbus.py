@@ -1,4 +1,5 @@
-"""A real knxd on loopback for tests, and bus monitors that are not the service under test.
+"""A real knxd on loopback (for tests, the demo and the latency benchmark), and bus monitors
+that are not the service under test.
 
 ``Knxd`` runs ``knxd`` with a dummy bus, a KNXnet/IP server (tunnelling, routing, discovery) on
 a port of our choosing and a Unix socket for knxd's own client tools::
