@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)/models:$(CURDIR)
 
-.PHONY: setup demo test lint model eval clean
+.PHONY: setup demo test lint model eval latency clean
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +24,10 @@ model: setup
 # Held-out evaluation (Piper joe voice, noise, non-commands) against pocketsphinx.
 eval: setup
 	$(PY) -m bench.eval
+
+# Service latency on a real knxd: end of speech -> telegram on the bus (about 7 minutes).
+latency: setup
+	$(PY) -m bench.latency
 
 clean:
 	rm -rf .venv models/.cache .pytest_cache .ruff_cache

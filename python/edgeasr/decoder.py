@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeasr.grammar.graph import FINAL, START, Parse, WordGraph
-from edgeasr.lexicon import BLANK, phone_ids, pronunciations
+from edgeasr.lexicon import BLANK, lexicon, phone_ids
 
 log = logging.getLogger(__name__)
 NEG = np.float32(-1e30)
@@ -64,7 +64,8 @@ class PhoneGraph:
         end_pen: list[float] = []
         self.arc_words: list[int] = []
         self.arc_outputs: list[tuple[int, ...]] = []
-        prons: dict[int, list[list[int]]] = {}
+        lex = lexicon(graph.words)
+        prons = {i: [phone_ids(p) for p in lex[w]] for i, w in enumerate(graph.words)}
 
         def add(label: int, pr: list[int], a: int, e: int = -1, es: int = -1) -> int:
             lab.append(label)
@@ -78,8 +79,6 @@ class PhoneGraph:
         for a, (src, dst, w, outs) in enumerate(arcs):
             self.arc_words.append(w)
             self.arc_outputs.append(outs)
-            if w not in prons:
-                prons[w] = [phone_ids(p) for p in pronunciations(graph.words[w])]
             for pron in prons[w]:
                 p_idx: list[int] = []
                 b_idx: list[int] = []
@@ -128,6 +127,15 @@ class PhoneGraph:
         self.end_node = np.asarray(end_node, np.int32)[order]
         self.end_pen = np.asarray(end_pen, np.float32)[order]
         self.seg_nodes, self.seg_starts = np.unique(self.end_node, return_index=True)
+        # Sparse rows: only some states have a skip predecessor or start a word.
+        self.sparse = []
+        for k in (3, 4):
+            idx = np.flatnonzero(self.preds[k] != sent)
+            self.sparse.append((k, idx, self.preds[k][idx]))
+        self.entries = []
+        for row, nodes in ((0, self.entry), (1, self.entry_skip)):
+            idx = np.flatnonzero(nodes != no_node)
+            self.entries.append((row, idx, nodes[idx]))
         self.final_mask = np.isin(self.end_node, list(self.final_nodes))
         log.debug("phone graph: %d arcs, %d states", len(arcs), self.n_states)
 
@@ -196,12 +204,17 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray) -> Hypothesis | None:
     end_scores = np.empty((t_len, len(pg.end_state)), np.float32)
     end_scores[0] = score[pg.end_state] + pg.end_pen
     junction = np.full(pg.n_nodes, NEG, np.float32)
-    cands = np.empty((k_intra + 2, pg.n_states), np.float32)
+    cands = np.full((k_intra + 2, pg.n_states), NEG, np.float32)
+    entry_pen = (0.0, pg.skip_penalty)
     for t in range(1, t_len):
         junction[pg.seg_nodes] = np.maximum.reduceat(end_scores[t - 1], pg.seg_starts)
-        cands[:k_intra] = score[pg.preds] + pg.pred_pen
-        cands[k_intra] = junction[pg.entry]
-        cands[k_intra + 1] = junction[pg.entry_skip] + pg.skip_penalty
+        cands[0] = score
+        cands[1] = score[pg.preds[1]]
+        cands[2] = score[pg.preds[2]]
+        for k, idx, pred in pg.sparse:
+            cands[k, idx] = score[pred] + pg.skip_penalty
+        for row, idx, nodes in pg.entries:
+            cands[k_intra + row, idx] = junction[nodes] + entry_pen[row]
         choice = cands.argmax(axis=0)
         best = np.take_along_axis(cands, choice[None], 0)[0]
         score = best + log_probs[t, pg.lab]

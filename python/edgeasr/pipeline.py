@@ -97,9 +97,16 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         async for frame in frames:
             utterance = self.endpointer.push(frame)
-            if utterance is not None:
-                # Decoding is CPU work: keep it off the event loop so KNX I/O stays live.
-                yield await loop.run_in_executor(None, self._decide, utterance)
+            if utterance is None:
+                early = self.endpointer.early()
+                if early is not None:
+                    heard = await loop.run_in_executor(None, self._decide, early)
+                    if heard.acted or heard.woke:
+                        self.endpointer.discard()
+                        yield heard
+                continue
+            # Decoding is CPU work: keep it off the event loop so KNX I/O stays live.
+            yield await loop.run_in_executor(None, self._decide, utterance)
         tail = self.endpointer.flush()
         if tail is not None:
             yield await loop.run_in_executor(None, self._decide, tail)

@@ -22,6 +22,7 @@ class VadConfig:
     threshold_db: float = 9.0  # speech: this far above the noise floor
     min_speech_s: float = 0.25  # shorter bursts are clicks, not speech
     end_silence_s: float = 0.45  # this much quiet ends an utterance
+    early_silence_s: float = 0.16  # after this much quiet, try a decode ahead of the end; 0: off
     max_utterance_s: float = 8.0
     pre_roll_s: float = 0.3  # audio kept from before the onset
     floor_window_s: float = 3.0  # the noise floor is a low percentile of this much history
@@ -69,6 +70,24 @@ class Endpointer:
             if self._speech_frames * FRAME_S >= self.cfg.min_speech_s:
                 return np.concatenate(utt)
         return None
+
+    def early(self) -> np.ndarray | None:
+        """The utterance so far, once, when its trailing quiet reaches ``early_silence_s``.
+
+        A confident command decoded from it can be acted on at once instead of waiting for
+        the full end of speech; otherwise the utterance simply continues.
+        """
+        early = int(round(self.cfg.early_silence_s / FRAME_S))
+        if (not self.in_speech or early <= 0 or self._quiet != early
+                or self._speech_frames * FRAME_S < self.cfg.min_speech_s):
+            return None
+        return np.concatenate(self._utt)
+
+    def discard(self) -> None:
+        """Drop the utterance in progress (it was already decided on)."""
+        self.in_speech = False
+        self._pre.clear()
+        self._utt = []
 
     def flush(self) -> np.ndarray | None:
         """The utterance in progress when the stream ends, if it is long enough."""
