@@ -11,11 +11,11 @@ demo: setup
 	$(PY) scripts/demo.py
 
 test: setup
-	$(PY) -m ruff check python tests models scripts
+	$(PY) -m ruff check python tests models scripts bench
 	$(PY) -m pytest -q tests
 
 lint: setup
-	$(PY) -m ruff check python tests models scripts
+	$(PY) -m ruff check python tests models scripts bench
 
 # Reproduce the shipped model from nothing (about an hour on 2 cores).
 model: setup
