@@ -83,6 +83,7 @@ for name in bitbake openembedded-core meta-openembedded meta-st-stm32mp meta-st-
 done
 if [[ " $features " == *" ota "* ]]; then add_repo meta-rauc "$layers/meta-rauc"; fi
 distro=""
+distro_features=""
 if [[ ! -d $layers/meta-st-openstlinux/.git ]]; then
     standin=$work/standin-meta-st-openstlinux
     mkdir -p "$standin/conf"
@@ -103,6 +104,10 @@ EOF
     git_ -C "$standin" fetch -q origin
     add_repo meta-st-openstlinux "$standin"
     distro="distro: nodistro"
+    # The distro features of ST's openstlinux-eglfs (whose configuration lives in
+    # meta-st-openstlinux) that decide providers: no Wayland/X11 selects ST's GPU/NPU userland.
+    distro_features='DISTRO_FEATURES:append = " opengl optee"
+    DISTRO_FEATURES:remove = "wayland x11"'
 fi
 
 cat >"$overlay" <<EOF
@@ -122,6 +127,7 @@ local_conf_header:
     EDGEASR_GIT_BRANCH = "$branch"
     # st-image-ai requires st-image-weston.bb, which lives in meta-st-openstlinux.
     BBMASK += "${distro:+meta-st-x-linux-ai/recipes-st/images/}"
+    $distro_features
 EOF
 
 configs=edgeasr/kas/edgeasr.yml:edgeasr/kas/machine/$machine.yml
@@ -132,8 +138,10 @@ steps='bitbake-layers show-layers && bitbake -p'
 if [[ -n $graph ]]; then
     steps+=" && bitbake -g $graph && echo \"bitbake -g $graph: run-time dependencies resolved\""
 fi
-steps+=' && bitbake -e edgeasr-image | grep -E "^(DISTRO|MACHINE|MACHINE_FEATURES|IMAGE_FEATURES|IMAGE_INSTALL)="'
-steps+=' && bitbake -e python3-edgeasr | grep -E "^(SRC_URI|SRCREV|PV|PKGV)="'
+steps+=" && python3 $work/edgeasr/scripts/layer-getvars.py"
+steps+=" edgeasr-image=DISTRO,MACHINE,MACHINE_FEATURES,IMAGE_FEATURES,IMAGE_INSTALL"
+steps+=" packagegroup-edgeasr=RDEPENDS:packagegroup-edgeasr"
+steps+=" python3-edgeasr=SRC_URI,PV,@srcrev"
 
 log=$work/parse.log
 {

@@ -2,7 +2,7 @@
 
 Modes:
 - ``wake``: nothing acts until the wake phrase; a command may follow it in the same breath
-  ("hello house, turn on the kitchen light") or in the command window after it.
+  ("good day house, turn on the kitchen light") or in the command window after it.
 - ``always``: every utterance is a candidate command (for push-to-talk hardware or a quiet
   room; rejection still keeps chatter out).
 """
@@ -24,7 +24,7 @@ from edgeasr.vad import Endpointer, VadConfig
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WAKE_PHRASE = "hello house"
+DEFAULT_WAKE_PHRASE = "good day house"  # chosen by measurement: see docs/knx.md
 
 
 class Mode(StrEnum):

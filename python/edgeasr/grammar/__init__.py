@@ -49,7 +49,12 @@ class CompiledGrammar:
         rules = [Rule(WAKE, wake)] + [
             Rule(r.intent, Seq((wake, r.expr)), r.fixed) for r in self.rules
         ]
-        return CompiledGrammar(rules, self.resolve, self.building)
+        inner = self.resolve
+
+        def resolve(parse: Parse) -> list[Telegram]:
+            return [] if parse.intent == WAKE or inner is None else inner(parse)
+
+        return CompiledGrammar(rules, resolve, self.building)
 
     def vocabulary(self) -> list[str]:
         """Every word the graph can say (the lexicon must cover these)."""
