@@ -113,8 +113,6 @@ class PhoneGraph:
         self.preds = np.asarray(
             [[p if p >= 0 else sent for p in col] + [sent, sent] for col in preds], np.int32)
         self.preds[0, self.lead] = self.lead
-        self.pred_pen = np.zeros((self.N_INTRA, 1), np.float32)
-        self.pred_pen[3:] = skip_penalty
         self.n_nodes = graph.n_nodes + 1
         no_node = graph.n_nodes  # its junction score is always -inf
         self.entry = np.asarray([n if n >= 0 else no_node for n in entry] + [no_node] * 2,
