@@ -51,13 +51,17 @@ class Recognizer:
 
     @classmethod
     def from_config(cls, path: str | Path, model: str | Path | None = None,
-                    threshold: float | None = None) -> Recognizer:
-        """A recogniser for a building configuration YAML."""
+                    threshold: float | None = None, delegate: str | None = None) -> Recognizer:
+        """A recogniser for a building configuration YAML.
+
+        ``delegate``: a TFLite delegate library, e.g. ST's NPU delegate
+        ``/usr/lib/libvx_delegate.so.2`` on the STM32MP257; None runs on the CPU.
+        """
         grammar = load_building_grammar(path)
         if threshold is None:
             threshold = (grammar.building.recognizer.threshold if grammar.building is not None
                          else DEFAULT_THRESHOLD)
-        return cls(grammar, AcousticModel(model), threshold)
+        return cls(grammar, AcousticModel(model, delegate=delegate), threshold)
 
     @classmethod
     def from_context(cls, path: str | Path, model: str | Path | None = None,

@@ -53,6 +53,7 @@ class ListenConfig(_Strict):
 class ServiceConfig(_Strict):
     building: Path
     model: Path | None = None
+    delegate: str | None = None  # on the board: /usr/lib/libvx_delegate.so.2 (the NPU)
     audio: AudioConfig = AudioConfig()
     listen: ListenConfig = ListenConfig()
     knx: KnxConfig = KnxConfig()
@@ -98,7 +99,8 @@ class Service:
 
     def _recognizer(self) -> tuple[Recognizer, str]:
         listen = self.cfg.listen
-        rec = Recognizer.from_config(self.cfg.building, self.cfg.model, listen.threshold)
+        rec = Recognizer.from_config(self.cfg.building, self.cfg.model, listen.threshold,
+                                     self.cfg.delegate)
         building = rec.grammar.building
         wake = listen.wake_phrase or (building.wake_phrase if building else None)
         return rec, wake or DEFAULT_WAKE_PHRASE
