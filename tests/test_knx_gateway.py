@@ -438,6 +438,9 @@ def test_states_follow_the_bus_and_read_gets_the_response(
                 state = await gw.read("3/2/1", timeout_s=3)
             assert state is not None and state.value == 21.5 and state.origin == "response"
             assert gw.state("3/2/1") == state
+            # the monitor hears the bus on its own: give it time to see the response too
+            await monitor.async_wait_for(lambda ts: len(ts) >= 2, timeout=2.0, ga="3/2/1",
+                                         service=None)
             on_bus = monitor.telegrams(ga="3/2/1", service=None)
             assert [(t.service, t.payload) for t in on_bus] == [
                 ("read", b""),
