@@ -26,9 +26,8 @@ class Hypothesis:
     parse: Parse
     score: float  # log-probability of the best grammar path
     free_score: float  # log-probability of the best unconstrained path
-    speech_frames: int
     worst_word: float  # the largest per-frame shortfall of any one word (0 = all fit)
-    phones: int = 0  # phones emitted on the best path
+    phones: int  # phones emitted on the best path
 
     @property
     def margin(self) -> float:
@@ -187,10 +186,6 @@ def free_path_score(log_probs: np.ndarray) -> float:
     return float(log_probs.max(axis=1).sum())
 
 
-def speech_frames(log_probs: np.ndarray) -> int:
-    return int((log_probs.argmax(axis=1) != BLANK).sum())
-
-
 def decode(pg: PhoneGraph, log_probs: np.ndarray) -> Hypothesis | None:
     """Best grammar sentence for ``log_probs`` [frames, phones+blank], or None if none fits."""
     t_len = len(log_probs)
@@ -254,7 +249,7 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray) -> Hypothesis | None:
     parse = pg.graph.interpret(words, outputs)
     labels = pg.lab[path]
     starts = (labels != BLANK) & np.concatenate([[True], path[1:] != path[:-1]])
-    return Hypothesis(parse, total, free_path_score(log_probs), speech_frames(log_probs),
+    return Hypothesis(parse, total, free_path_score(log_probs),
                       _worst_word(pg, log_probs, path), int(starts.sum()))
 
 
