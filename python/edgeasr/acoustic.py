@@ -1,7 +1,10 @@
-"""Run the int8 TFLite acoustic model: features [frames, 40] -> phone log-probabilities.
+"""Run the int8 TFLite acoustic model: audio -> features -> phone log-probabilities.
 
-The model has a static input of ``window`` frames (the NPU wants static shapes). Longer input
-is cut into overlapping windows whose edges, which lack context, are discarded.
+The model has a static input (the NPU wants static shapes): ``window`` frames whose phones
+it predicts, plus, for models with a pretrained front network, ``context`` frames before
+and after that the network needs to see. Longer input is cut into overlapping windows whose
+edges, which lack context, are discarded. The model's ``edgeasr.json`` says which feature
+front end it was trained on, its context and its confidence calibration.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeasr.features import pad_floor
+from edgeasr.features import frontend, pad_floor
 
 log = logging.getLogger(__name__)
 
@@ -95,18 +98,30 @@ class AcousticModel:
         inp = self._interp.get_input_details()[0]
         out = self._interp.get_output_details()[0]
         self._in_index, self._out_index = inp["index"], out["index"]
-        self.window = int(inp["shape"][1])
         self._in_q = inp["quantization"]
         self._out_q = out["quantization"]
         self._in_dtype = inp["dtype"]
-        self.calibration = self._load_calibration()
+        meta = self._load_meta()
+        self.calibration = Calibration(**meta.get("calibration", {}))
+        self.frontend = str(meta.get("frontend", "logmel40"))
+        try:
+            self.features = frontend(self.frontend)
+        except ValueError as exc:
+            raise ModelError(f"{self.path.with_suffix('.json')}: {exc}") from None
+        self.left, self.right = (int(v) for v in meta.get("context", (0, 0)))
+        self.window = int(out["shape"][1]) * SUBSAMPLING
+        if int(inp["shape"][1]) != self.window + self.left + self.right:
+            raise ModelError(f"{self.path}: input of {inp['shape'][1]} frames does not match "
+                             f"{self.window} output frames + context {self.left}+{self.right}")
 
-    def _load_calibration(self) -> Calibration:
+    def _load_meta(self) -> dict[str, Any]:
         meta = self.path.with_suffix(".json")
-        if meta.is_file():
-            data = json.loads(meta.read_text())
-            return Calibration(**data.get("calibration", {}))
-        return Calibration()
+        if not meta.is_file():
+            return {}
+        try:
+            return dict(json.loads(meta.read_text()))
+        except (ValueError, TypeError) as exc:
+            raise ModelError(f"{meta} is not valid JSON: {exc}") from None
 
     def _run(self, window: np.ndarray) -> np.ndarray:
         scale, zero = self._in_q
@@ -129,16 +144,20 @@ class AcousticModel:
         skip = EDGE // SUBSAMPLING
         n = len(feats)
         w = self.window
+        # The front network's own context: quiet floor beyond the ends, like the padding.
+        feats = np.concatenate([np.repeat(floor[None], self.left, 0), feats,
+                                np.repeat(floor[None], self.right, 0)])
+        full = w + self.left + self.right
         if n < w:
-            padded = np.concatenate([feats, np.repeat(floor[None], w - n, 0)])
+            padded = np.concatenate([feats, np.repeat(floor[None], full - len(feats), 0)])
             return self._run(padded)[skip : skip + n_out]
         step = w - 2 * CONTEXT
         pieces = []
         start = 0
         while True:
-            chunk = feats[start : start + w]
-            if len(chunk) < w:
-                chunk = np.concatenate([chunk, np.repeat(floor[None], w - len(chunk), 0)])
+            chunk = feats[start : start + full]
+            if len(chunk) < full:
+                chunk = np.concatenate([chunk, np.repeat(floor[None], full - len(chunk), 0)])
             out = self._run(chunk)
             lo = 0 if start == 0 else CONTEXT // SUBSAMPLING
             last = start + w >= n

@@ -1,13 +1,21 @@
-"""Log-mel features: 16 kHz mono float audio -> [frames, 40] float32, 10 ms hop.
+"""Acoustic features: 16 kHz mono float audio -> [frames, bins] float32, 10 ms hop.
+
+Two front ends, chosen by the model (its ``edgeasr.json`` names one, see ``frontend``):
+
+- ``logmel40``: 40 log-mel bands with per-utterance mean normalisation (the first models).
+- ``speech-mel32``: the 32-band mel spectrogram that Google's speech_embedding network
+  (as packaged by openWakeWord 0.4.0) was trained on: 25 ms periodic Hann window in a
+  512-point FFT, Slaney mel 60-3800 Hz, 10*log10 power of int16-scale audio, then x/10 + 2.
+  A model with that pretrained, frozen network in front has to see exactly these numbers.
 
 The same code runs in training (the model factory) and on the board, so the model always
-sees what it was trained on. Mean normalisation per utterance removes a fixed microphone or
-room colouring.
+sees what it was trained on.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -66,6 +74,74 @@ def normalise(feats: np.ndarray) -> np.ndarray:
 
 def features(audio: np.ndarray) -> np.ndarray:
     return normalise(log_mel(audio))
+
+
+# --- speech-mel32: the speech_embedding network's input -----------------------------------
+SPEECH_MELS = 32
+_SPEECH_WIN = 400  # inside a 512-sample frame, centred (what the network was trained with)
+
+
+def _slaney_hz_to_mel(f: np.ndarray) -> np.ndarray:
+    f = np.asarray(f, dtype=np.float64)
+    lin = f / (200.0 / 3)
+    log = 15.0 + np.log(np.maximum(f, 1e-9) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(f >= 1000.0, log, lin)
+
+
+def _slaney_mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)),
+                    m * (200.0 / 3))
+
+
+@functools.cache
+def speech_filterbank() -> np.ndarray:
+    """[257, 32] Slaney-normalised mel filters, 60-3800 Hz (librosa's default mel scale)."""
+    freqs = np.linspace(0.0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    edges = _slaney_mel_to_hz(np.linspace(_slaney_hz_to_mel(60.0), _slaney_hz_to_mel(3800.0),
+                                          SPEECH_MELS + 2))
+    width = np.diff(edges)
+    ramps = edges[:, None] - freqs[None, :]
+    lower = -ramps[:-2] / width[:-1, None]
+    upper = ramps[2:] / width[1:, None]
+    fb = np.maximum(0.0, np.minimum(lower, upper)) * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return fb.T.astype(np.float32)
+
+
+@functools.cache
+def _speech_window() -> np.ndarray:
+    w = np.zeros(N_FFT, dtype=np.float32)
+    off = (N_FFT - _SPEECH_WIN) // 2
+    w[off : off + _SPEECH_WIN] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(_SPEECH_WIN)
+                                                     / _SPEECH_WIN)
+    return w
+
+
+def speech_mel(audio: np.ndarray) -> np.ndarray:
+    """[frames, 32] speech_embedding input; audio is float in [-1, 1] (scaled to int16 here)."""
+    x = np.asarray(audio, dtype=np.float32) * 32767.0
+    if len(x) < N_FFT:
+        x = np.pad(x, (0, N_FFT - len(x)))
+    n = 1 + (len(x) - N_FFT) // HOP
+    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n)[:, None]
+    spec = np.abs(np.fft.rfft(x[idx] * _speech_window())) ** 2
+    mel = np.maximum(spec @ speech_filterbank(), 1e-10)
+    return (np.log10(mel) + 2.0).astype(np.float32)  # 10*log10(mel) / 10 + 2
+
+
+FRONTENDS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "logmel40": features,
+    "speech-mel32": speech_mel,
+}
+
+
+def frontend(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The feature function a model was trained with, by the name in its ``edgeasr.json``."""
+    try:
+        return FRONTENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown front end {name!r}; expected one of {sorted(FRONTENDS)}")\
+            from None
 
 
 def pad_floor(feats: np.ndarray) -> np.ndarray:

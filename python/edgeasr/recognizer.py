@@ -16,7 +16,6 @@ import numpy as np
 from edgeasr.acoustic import AcousticModel
 from edgeasr.decoder import PhoneGraph, decode
 from edgeasr.endpoint import speech_segments
-from edgeasr.features import features
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
 from edgeasr.telegram import Telegram
 
@@ -91,7 +90,7 @@ class Recognizer:
 
     def _recognize_segment(self, audio: np.ndarray, timings: dict[str, float]) -> Result:
         t = time.perf_counter()
-        feats = features(audio)
+        feats = self.model.features(audio)
         timings["features"] += time.perf_counter() - t
         return self._decode(feats, timings)
 
