@@ -95,6 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the voice-to-KNX service until SIGTERM."""
     import asyncio
 
+    from edgeasr.button import ButtonError
     from edgeasr.service import AudioConfig, Service, ServiceConfig, load_service_config
 
     try:
@@ -113,7 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if args.mode:
             cfg.listen.mode = args.mode
         service = Service(cfg)
-    except (ConfigError, ModelError, ValueError) as exc:
+    except (ConfigError, ModelError, ValueError, ButtonError) as exc:
         print(f"edgeasr: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(service.run())
@@ -185,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", choices=["alsa", "file", "stdin"], help="override audio source")
     s.add_argument("--input", type=Path, nargs="+", help="WAV files or playlists to listen to")
     s.add_argument("--fast", action="store_true", help="with --input: do not pace in real time")
-    s.add_argument("--mode", choices=["wake", "always"], help="override the listening mode")
+    s.add_argument("--mode", choices=["wake", "always", "push_to_talk"],
+                   help="override the listening mode")
     s.set_defaults(func=cmd_serve)
 
     e = sub.add_parser("import-ets", help="building YAML from an ETS project (.knxproj)")

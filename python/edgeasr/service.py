@@ -17,8 +17,9 @@ from typing import Annotated, Literal
 
 import sdnotify
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edgeasr.button import ButtonConfig, make_button
 from edgeasr.capture import AlsaSource, AudioSource, FileSource, StdinSource
 from edgeasr.knx.gateway import KnxConfig, KnxGateway
 from edgeasr.pipeline import DEFAULT_WAKE_PHRASE, Mode, Pipeline, PipelineConfig
@@ -48,6 +49,14 @@ class ListenConfig(_Strict):
     command_window_s: Annotated[float, Field(gt=0)] = 5.0
     end_silence_s: Annotated[float, Field(gt=0)] = 0.45
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    button: ButtonConfig | None = None  # push_to_talk: where the button is
+    max_press_s: Annotated[float, Field(gt=0)] = 10.0  # push_to_talk: longest press decoded
+
+    @model_validator(mode="after")
+    def _button_for_ptt(self) -> ListenConfig:
+        if self.mode is Mode.PUSH_TO_TALK and self.button is None:
+            raise ValueError("mode push_to_talk needs 'button' (type gpio, evdev, file or signal)")
+        return self
 
 
 class ServiceConfig(_Strict):
@@ -90,6 +99,9 @@ class Service:
     def __init__(self, cfg: ServiceConfig) -> None:
         self.cfg = cfg
         self.notifier = sdnotify.SystemdNotifier()
+        button = cfg.listen.button
+        self.button = (make_button(button) if button is not None
+                       and cfg.listen.mode is Mode.PUSH_TO_TALK else None)
         self.pipeline = self._build_pipeline()
         building = self.pipeline.command.grammar.building
         self.gateway = (KnxGateway.for_building(cfg.knx, building) if building is not None
@@ -110,7 +122,8 @@ class Service:
         rec, wake = self._recognizer()
         return Pipeline(rec, PipelineConfig(
             mode=listen.mode, wake_phrase=wake, command_window_s=listen.command_window_s,
-            vad=VadConfig(end_silence_s=listen.end_silence_s)))
+            vad=VadConfig(end_silence_s=listen.end_silence_s), max_press_s=listen.max_press_s),
+            self.button)
 
     def reload(self) -> None:
         """SIGHUP: re-read the building; a bad file keeps the running configuration."""
@@ -145,6 +158,8 @@ class Service:
         finally:
             self.notifier.notify("STOPPING=1")
             self.source.stop()
+            if self.button is not None:
+                self.button.close()
             dog.cancel()
             await self.gateway.stop()
         return 0
