@@ -61,6 +61,8 @@ class Heard:
     acted: bool  # a command to execute
     speech_end: float  # time.monotonic() when the utterance was closed
     decode_s: float
+    audio: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.float32))
+    # ``audio``: what was decoded; the service drops it unless debug recording is on
 
 
 class Pipeline:
@@ -107,14 +109,14 @@ class Pipeline:
                      self.cfg.command_window_s)
         elif acted and in_window:
             self._window_until = 0.0
-        return Heard(result, woke, acted, now, time.perf_counter() - t0)
+        return Heard(result, woke, acted, now, time.perf_counter() - t0, audio)
 
     def _command(self, audio: np.ndarray) -> Heard:
         now = time.monotonic()
         t0 = time.perf_counter()
         result = self.command.recognize(audio)
         acted = result.accepted and result.intent != WAKE
-        return Heard(result, False, acted, now, time.perf_counter() - t0)
+        return Heard(result, False, acted, now, time.perf_counter() - t0, audio)
 
     async def _push_to_talk(self, frames: AsyncIterator[np.ndarray]) -> AsyncIterator[Heard]:
         """Collect frames while the button is held; decode them as a command on release.

@@ -1,7 +1,8 @@
 """``edgeasr serve``: the always-on voice-to-KNX service.
 
 audio source -> Pipeline (VAD, wake phrase, command) -> KnxGateway. One structured log line
-(JSON) per utterance — heard text, intent, telegrams, latency — and never the audio.
+(JSON) per utterance — heard text, intent, telegrams, latency — and never the audio. Audio
+is written only with the opt-in ``debug_recording`` (:mod:`edgeasr.recording`).
 systemd: READY/WATCHDOG/STOPPING notifications, SIGTERM stops cleanly, SIGHUP reloads the
 building configuration while the KNX connection stays up.
 """
@@ -24,6 +25,7 @@ from edgeasr.capture import AlsaSource, AudioSource, FileSource, StdinSource
 from edgeasr.knx.gateway import KnxConfig, KnxGateway
 from edgeasr.pipeline import DEFAULT_WAKE_PHRASE, Mode, Pipeline, PipelineConfig
 from edgeasr.recognizer import Recognizer
+from edgeasr.recording import DebugRecorder, DebugRecordingConfig
 from edgeasr.vad import VadConfig
 
 log = logging.getLogger("edgeasr.service")
@@ -66,6 +68,8 @@ class ServiceConfig(_Strict):
     audio: AudioConfig = AudioConfig()
     listen: ListenConfig = ListenConfig()
     knx: KnxConfig = KnxConfig()
+    # PRIVACY: off by default. When set, each decoded utterance is written as WAV (bounded).
+    debug_recording: DebugRecordingConfig | None = None
 
 
 def load_service_config(path: str | Path, building: Path | None = None) -> ServiceConfig:
@@ -84,6 +88,9 @@ def load_service_config(path: str | Path, building: Path | None = None) -> Servi
         raise ValueError(f"{p}: {problems}") from exc
     if not cfg.building.is_absolute() and building is None:
         cfg.building = p.parent / cfg.building
+    rec = cfg.debug_recording
+    if rec is not None and not rec.dir.is_absolute():
+        rec.dir = p.parent / rec.dir
     return cfg
 
 
@@ -107,6 +114,8 @@ class Service:
         self.gateway = (KnxGateway.for_building(cfg.knx, building) if building is not None
                         else KnxGateway(cfg.knx))
         self.source = make_source(cfg.audio)
+        self.recorder = (DebugRecorder(cfg.debug_recording) if cfg.debug_recording is not None
+                         else None)
         self._stopping = asyncio.Event()
 
     def _recognizer(self) -> tuple[Recognizer, str]:
@@ -189,6 +198,11 @@ class Service:
         }
         if heard.acted and r.telegrams:
             await self.gateway.send(r.telegrams)
+        if self.recorder is not None:
+            try:
+                record["recording"] = self.recorder.save(heard.audio, record["event"]).name
+            except OSError as exc:
+                log.error("debug recording failed: %s", exc)
         actions.info(json.dumps(record))
 
     def stop(self) -> None:
