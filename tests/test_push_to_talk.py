@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 from pathlib import Path
@@ -116,3 +117,31 @@ def test_button_configuration_and_sources(tmp_path: Path) -> None:
         sig.close()
     with pytest.raises(ValueError, match="needs a button"):
         Pipeline(None, PipelineConfig(mode=Mode.PUSH_TO_TALK))  # type: ignore[arg-type]
+
+
+def test_service_wires_the_configured_button(tmp_path: Path, speak: Speak, shipped_model: Path,
+                                             caplog: pytest.LogCaptureFixture,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.knxbus import free_port
+    from edgeasr.cli import main
+    from edgeasr.service import Service, ServiceConfig
+
+    rc = main(["serve", "--config", str(DEMO_CONFIG), "--mode", "push_to_talk",
+               "--input", str(tmp_path / "x.wav")])
+    assert rc == 2 and "--mode push_to_talk: mode push_to_talk needs 'button'" in (
+        capsys.readouterr().err)
+
+    held = tmp_path / "held"
+    held.touch()  # pressed for the whole (fast) stream: one command, decoded at its end
+    cfg = ServiceConfig.model_validate({
+        "building": DEMO_CONFIG, "model": shipped_model,
+        "audio": {"source": "file", "realtime": False,
+                  "files": [speak("turn on the kitchen light", voice="en-us", speed=150)]},
+        "listen": {"mode": "push_to_talk", "button": {"type": "file", "path": held}},
+        "knx": {"type": "routing", "local_ip": "127.0.0.1", "multicast_port": free_port()},
+    })
+    caplog.set_level(logging.INFO, logger="edgeasr.action")
+    assert asyncio.run(Service(cfg).run()) == 0
+    actions = [r.getMessage() for r in caplog.records if r.name == "edgeasr.action"]
+    assert len(actions) == 1 and '"event": "command"' in actions[0], actions
+    assert '"ga": "1/1/1"' in actions[0]

@@ -95,6 +95,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the voice-to-KNX service until SIGTERM."""
     import asyncio
 
+    from pydantic import ValidationError
+
     from edgeasr.button import ButtonError
     from edgeasr.service import AudioConfig, Service, ServiceConfig, load_service_config
 
@@ -111,8 +113,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             cfg.audio = AudioConfig(source="file", files=args.input, realtime=not args.fast)
         elif args.source:
             cfg.audio.source = args.source
-        if args.mode:
-            cfg.listen.mode = args.mode
+        if args.mode:  # validated again: push_to_talk needs a button in the service file
+            try:
+                cfg.listen = type(cfg.listen).model_validate(
+                    {**cfg.listen.model_dump(), "mode": args.mode})
+            except ValidationError as exc:
+                msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                raise ValueError(f"--mode {args.mode}: {msg}") from None
         service = Service(cfg)
     except (ConfigError, ModelError, ValueError, ButtonError) as exc:
         print(f"edgeasr: {exc}", file=sys.stderr)
