@@ -18,7 +18,8 @@ so the tests parse a real archive with the real ``xknxproject`` parser. The buil
 - First floor / Bedroom 2: "Heating" (setpoint + measured room temperature)
 - First floor / Büro: "Ventilator" (custom function, name says fan)
 - First floor / Bathroom: "Mirror light" whose group address has no DPT (cannot be mapped)
-- First floor / Storage: a custom function nobody can classify (reported)
+- First floor / Storage: a custom function nobody can classify, and a light on the kitchen
+  light's group address (each group address can drive one function only; both reported)
 - Group addresses outside any function (weather station) and with a DPT xknx does not know
 - A push button in the topology that is placed in no room
 """
@@ -143,6 +144,8 @@ def demo_project() -> tuple[str, list[Ga], Space]:
             ]),
             Space("Storage", "Room", functions=[
                 Function("Gadget", "FT-0", [(g["x_odd"], "")]),
+                # wired in parallel with the kitchen light: its group address is taken
+                Function("Storage light", "FT-1", [(g["k_sw"], "SwitchOnOff")]),
             ]),
         ]),
     ])

@@ -65,6 +65,7 @@ def test_import_maps_rooms_functions_and_dpts(tmp_path: Path,
         '1/2/2 "Living ceiling light dimming": DPT 3.007': "relative dimming",
         '5/0/1 "Weather station wind speed": not part of any room function': "no function",
         'function "Gadget"': "unknown kind",
+        '1/1/1 "Kitchen light switch": already used by function "Kitchen light"': "GA reused",
         'room "Test House > First floor > Bathroom"': "no usable function",
         'device 1.1.5 "Push button hall": placed in no room': "device without room",
     }

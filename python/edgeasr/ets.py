@@ -292,7 +292,8 @@ class _Device:
 
 
 def _map_function(fn: Mapping[str, Any], gas: dict[str, _Ga], room: str,
-                  unmapped: list[Unmapped]) -> _Device | None:
+                  unmapped: list[Unmapped], taken: dict[str, str]) -> _Device | None:
+    """One ETS function as a device; ``taken``: GA -> the function that already uses it."""
     label = f'function "{fn["name"]}" in {room}'
     refs = []
     for address, ref in (fn.get("group_addresses") or {}).items():
@@ -321,14 +322,19 @@ def _map_function(fn: Mapping[str, Any], gas: dict[str, _Ga], room: str,
                                      f"for {slot}"))
         elif not dpt_allowed(slot, g.dpt or ""):
             unmapped.append(Unmapped(g.label(), f"DPT {g.dpt} does not fit {slot} ({label})"))
+        elif g.address in taken:  # the engine gives each group address one function
+            unmapped.append(Unmapped(g.label(), f"already used by {taken[g.address]}; not "
+                                     f"also for {slot} of {label}"))
         else:
             chosen[slot] = g
     required = DEVICE_TYPES[dtype].required_any
     if not set(chosen) & required:
         unmapped.append(Unmapped(
             label, f"a {dtype} needs a group address for {' or '.join(sorted(required))}; "
-            "none with a usable DPT"))
+            "it has none that can be used"))
         return None
+    for g in chosen.values():
+        taken[g.address] = label
     spoken = spoken_name(fn["name"])
     return _Device(dtype, fn["name"], spoken,
                    {slot: {"ga": g.address, "dpt": g.dpt or ""} for slot, g in chosen.items()},
@@ -379,6 +385,7 @@ def building_from_project(project: Mapping[str, Any]) -> EtsImport:
 
     rooms: list[tuple[str, str, list[_Device], tuple[str, ...]]] = []
     placed: set[str] = set()
+    taken: dict[str, str] = {}
     for parents, space in _spaces(project.get("locations") or {}):
         placed.update(space.get("devices") or [])
         where = " > ".join((*parents, space["name"]))
@@ -393,7 +400,8 @@ def building_from_project(project: Mapping[str, Any]) -> EtsImport:
         if spoken is None:
             unmapped.append(Unmapped(f'room "{where}"', "its name has no letters to speak"))
             continue
-        devices = [d for fn in fns if (d := _map_function(fn, gas, f'"{where}"', unmapped))]
+        devices = [d for fn in fns
+                   if (d := _map_function(fn, gas, f'"{where}"', unmapped, taken))]
         if not devices:
             unmapped.append(Unmapped(f'room "{where}"', "none of its functions could be used"))
             continue
