@@ -1,4 +1,5 @@
-"""``edgeasr`` command line: ``transcribe`` (the contract in docs/demo-building.md), ``check``."""
+"""``edgeasr`` command line: ``transcribe`` (the contract in docs/demo-building.md), ``check``,
+``serve`` and ``import-ets``."""
 
 from __future__ import annotations
 
@@ -94,6 +95,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the voice-to-KNX service until SIGTERM."""
     import asyncio
 
+    from pydantic import ValidationError
+
+    from edgeasr.button import ButtonError
     from edgeasr.service import AudioConfig, Service, ServiceConfig, load_service_config
 
     try:
@@ -109,13 +113,57 @@ def cmd_serve(args: argparse.Namespace) -> int:
             cfg.audio = AudioConfig(source="file", files=args.input, realtime=not args.fast)
         elif args.source:
             cfg.audio.source = args.source
-        if args.mode:
-            cfg.listen.mode = args.mode
+        if args.mode:  # validated again: push_to_talk needs a button in the service file
+            try:
+                cfg.listen = type(cfg.listen).model_validate(
+                    {**cfg.listen.model_dump(), "mode": args.mode})
+            except ValidationError as exc:
+                msg = exc.errors()[0]["msg"].removeprefix("Value error, ")
+                raise ValueError(f"--mode {args.mode}: {msg}") from None
         service = Service(cfg)
-    except (ConfigError, ModelError, ValueError) as exc:
+    except (ConfigError, ModelError, ValueError, ButtonError) as exc:
         print(f"edgeasr: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(service.run())
+
+
+def cmd_import_ets(args: argparse.Namespace) -> int:
+    """ETS project -> building YAML, plus a report of what could not be mapped."""
+    from edgeasr.ets import EtsImportError, check_rendered, import_ets, render_yaml
+
+    password = args.password
+    if args.password_file is not None:
+        try:
+            password = args.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, IndexError) as exc:
+            print(f"edgeasr: {args.password_file}: cannot read the project password: {exc}",
+                  file=sys.stderr)
+            return 2
+    if args.output is not None and args.output.exists() and not args.force:
+        print(f"edgeasr: {args.output} exists; use --force to overwrite it", file=sys.stderr)
+        return 2
+    if not args.verbose:  # its warnings are about product databases we do not use
+        logging.getLogger("xknxproject").setLevel(logging.ERROR)
+    try:
+        result = import_ets(args.project, password, args.language)
+        text = render_yaml(result, args.project.name)
+        check_rendered(text)
+    except (EtsImportError, ConfigError) as exc:
+        print(f"edgeasr: {exc}", file=sys.stderr)
+        return 2
+    report = sys.stderr if args.output is None else sys.stdout
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        args.output.write_text(text, encoding="utf-8")
+    where = args.output or "standard output"
+    print(f"{args.project}: {result.rooms} rooms, {result.devices} devices, "
+          f"{result.addresses} group addresses -> {where}", file=report)
+    if result.unmapped:
+        print(f"not imported ({len(result.unmapped)}):", file=report)
+        for u in result.unmapped:
+            print(f"  - {u}", file=report)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,8 +193,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", choices=["alsa", "file", "stdin"], help="override audio source")
     s.add_argument("--input", type=Path, nargs="+", help="WAV files or playlists to listen to")
     s.add_argument("--fast", action="store_true", help="with --input: do not pace in real time")
-    s.add_argument("--mode", choices=["wake", "always"], help="override the listening mode")
+    s.add_argument("--mode", choices=["wake", "always", "push_to_talk"],
+                   help="override the listening mode")
     s.set_defaults(func=cmd_serve)
+
+    e = sub.add_parser("import-ets", help="building YAML from an ETS project (.knxproj)")
+    e.add_argument("project", type=Path, help="ETS 4/5/6 project export (.knxproj)")
+    pw = e.add_mutually_exclusive_group()
+    pw.add_argument("--password", help="project password (ETS 5/6 protected projects)")
+    pw.add_argument("--password-file", type=Path, help="read the password from this file")
+    e.add_argument("--language", help="ETS translation to use for names, e.g. en-US, de-DE")
+    e.add_argument("-o", "--output", type=Path, help="building YAML to write (default: stdout)")
+    e.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    e.set_defaults(func=cmd_import_ets)
 
     c = sub.add_parser("check", help="validate a configuration and compile its grammar")
     grammar_args(c)

@@ -3,8 +3,10 @@
 Modes:
 - ``wake``: nothing acts until the wake phrase; a command may follow it in the same breath
   ("good day house, turn on the kitchen light") or in the command window after it.
-- ``always``: every utterance is a candidate command (for push-to-talk hardware or a quiet
-  room; rejection still keeps chatter out).
+- ``always``: every utterance is a candidate command (a quiet room; rejection still keeps
+  chatter out).
+- ``push_to_talk``: only audio captured while a button (:mod:`edgeasr.button`) is held is
+  decoded, straight as a command, when it is released; nothing else is even decoded.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 
+from edgeasr.audio import SAMPLE_RATE
+from edgeasr.button import Button
+from edgeasr.capture import FRAME
 from edgeasr.grammar import WAKE, CompiledGrammar
 from edgeasr.recognizer import Recognizer, Result
 from edgeasr.vad import Endpointer, VadConfig
@@ -30,6 +36,7 @@ DEFAULT_WAKE_PHRASE = "good day house"  # chosen by measurement: see docs/knx.md
 class Mode(StrEnum):
     WAKE = "wake"
     ALWAYS = "always"
+    PUSH_TO_TALK = "push_to_talk"
 
 
 @dataclass
@@ -38,6 +45,11 @@ class PipelineConfig:
     wake_phrase: str = DEFAULT_WAKE_PHRASE
     command_window_s: float = 5.0
     vad: VadConfig = field(default_factory=VadConfig)
+    # push_to_talk: audio kept from before the press (people start as they press) and after
+    # the release (and as they finish); a press longer than max_press_s is decoded then.
+    ptt_pre_roll_s: float = 0.3
+    ptt_tail_s: float = 0.2
+    max_press_s: float = 10.0
 
 
 @dataclass
@@ -49,11 +61,17 @@ class Heard:
     acted: bool  # a command to execute
     speech_end: float  # time.monotonic() when the utterance was closed
     decode_s: float
+    audio: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.float32))
+    # ``audio``: what was decoded; the service drops it unless debug recording is on
 
 
 class Pipeline:
-    def __init__(self, recognizer: Recognizer, cfg: PipelineConfig | None = None) -> None:
+    def __init__(self, recognizer: Recognizer, cfg: PipelineConfig | None = None,
+                 button: Button | None = None) -> None:
         self.cfg = cfg or PipelineConfig()
+        if self.cfg.mode is Mode.PUSH_TO_TALK and button is None:
+            raise ValueError("push_to_talk mode needs a button (listen.button)")
+        self.button = button
         self.set_recognizer(recognizer)
         self.endpointer = Endpointer(self.cfg.vad)
         self._window_until = 0.0
@@ -91,9 +109,60 @@ class Pipeline:
                      self.cfg.command_window_s)
         elif acted and in_window:
             self._window_until = 0.0
-        return Heard(result, woke, acted, now, time.perf_counter() - t0)
+        return Heard(result, woke, acted, now, time.perf_counter() - t0, audio)
+
+    def _command(self, audio: np.ndarray) -> Heard:
+        now = time.monotonic()
+        t0 = time.perf_counter()
+        result = self.command.recognize(audio)
+        acted = result.accepted and result.intent != WAKE
+        return Heard(result, False, acted, now, time.perf_counter() - t0, audio)
+
+    async def _push_to_talk(self, frames: AsyncIterator[np.ndarray]) -> AsyncIterator[Heard]:
+        """Collect frames while the button is held; decode them as a command on release.
+
+        The button is read as each frame is taken from the capture queue; that queue is short
+        while nobody talks, so the lag is a frame or two (and covered by the pre-roll).
+        """
+        assert self.button is not None
+        loop = asyncio.get_running_loop()
+        per_s = SAMPLE_RATE / FRAME
+        pre: deque[np.ndarray] = deque(maxlen=max(1, int(self.cfg.ptt_pre_roll_s * per_s)))
+        tail_frames = int(self.cfg.ptt_tail_s * per_s)
+        max_frames = int(self.cfg.max_press_s * per_s)
+        held: list[np.ndarray] | None = None
+        tail = 0
+        wait_release = False  # after a press hit max_press_s
+        async for frame in frames:
+            pressed = self.button.pressed()
+            if wait_release:
+                wait_release = pressed
+                continue
+            if held is None:
+                if not pressed:
+                    pre.append(frame)
+                    continue
+                log.debug("button pressed")
+                held, tail = list(pre), 0
+                pre.clear()
+            held.append(frame)
+            tail = 0 if pressed else tail + 1
+            too_long = len(held) >= max_frames
+            if too_long and pressed:
+                log.warning("push-to-talk held over %.0f s; decoding what was said so far",
+                            self.cfg.max_press_s)
+                wait_release = True
+            if too_long or tail > tail_frames:
+                audio, held = np.concatenate(held), None
+                yield await loop.run_in_executor(None, self._command, audio)
+        if held:
+            yield await loop.run_in_executor(None, self._command, np.concatenate(held))
 
     async def run(self, frames: AsyncIterator[np.ndarray]) -> AsyncIterator[Heard]:
+        if self.cfg.mode is Mode.PUSH_TO_TALK:
+            async for heard in self._push_to_talk(frames):
+                yield heard
+            return
         loop = asyncio.get_running_loop()
         async for frame in frames:
             utterance = self.endpointer.push(frame)

@@ -1,7 +1,8 @@
 """``edgeasr serve``: the always-on voice-to-KNX service.
 
 audio source -> Pipeline (VAD, wake phrase, command) -> KnxGateway. One structured log line
-(JSON) per utterance — heard text, intent, telegrams, latency — and never the audio.
+(JSON) per utterance — heard text, intent, telegrams, latency — and never the audio. Audio
+is written only with the opt-in ``debug_recording`` (:mod:`edgeasr.recording`).
 systemd: READY/WATCHDOG/STOPPING notifications, SIGTERM stops cleanly, SIGHUP reloads the
 building configuration while the KNX connection stays up.
 """
@@ -17,12 +18,14 @@ from typing import Annotated, Literal
 
 import sdnotify
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edgeasr.button import ButtonConfig, make_button
 from edgeasr.capture import AlsaSource, AudioSource, FileSource, StdinSource
 from edgeasr.knx.gateway import KnxConfig, KnxGateway
 from edgeasr.pipeline import DEFAULT_WAKE_PHRASE, Mode, Pipeline, PipelineConfig
 from edgeasr.recognizer import Recognizer
+from edgeasr.recording import DebugRecorder, DebugRecordingConfig
 from edgeasr.vad import VadConfig
 
 log = logging.getLogger("edgeasr.service")
@@ -48,6 +51,14 @@ class ListenConfig(_Strict):
     command_window_s: Annotated[float, Field(gt=0)] = 5.0
     end_silence_s: Annotated[float, Field(gt=0)] = 0.45
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    button: ButtonConfig | None = None  # push_to_talk: where the button is
+    max_press_s: Annotated[float, Field(gt=0)] = 10.0  # push_to_talk: longest press decoded
+
+    @model_validator(mode="after")
+    def _button_for_ptt(self) -> ListenConfig:
+        if self.mode is Mode.PUSH_TO_TALK and self.button is None:
+            raise ValueError("mode push_to_talk needs 'button' (type gpio, evdev, file or signal)")
+        return self
 
 
 class ServiceConfig(_Strict):
@@ -57,6 +68,8 @@ class ServiceConfig(_Strict):
     audio: AudioConfig = AudioConfig()
     listen: ListenConfig = ListenConfig()
     knx: KnxConfig = KnxConfig()
+    # PRIVACY: off by default. When set, each decoded utterance is written as WAV (bounded).
+    debug_recording: DebugRecordingConfig | None = None
 
 
 def load_service_config(path: str | Path, building: Path | None = None) -> ServiceConfig:
@@ -75,6 +88,9 @@ def load_service_config(path: str | Path, building: Path | None = None) -> Servi
         raise ValueError(f"{p}: {problems}") from exc
     if not cfg.building.is_absolute() and building is None:
         cfg.building = p.parent / cfg.building
+    rec = cfg.debug_recording
+    if rec is not None and not rec.dir.is_absolute():
+        rec.dir = p.parent / rec.dir
     return cfg
 
 
@@ -90,11 +106,16 @@ class Service:
     def __init__(self, cfg: ServiceConfig) -> None:
         self.cfg = cfg
         self.notifier = sdnotify.SystemdNotifier()
+        button = cfg.listen.button
+        self.button = (make_button(button) if button is not None
+                       and cfg.listen.mode is Mode.PUSH_TO_TALK else None)
         self.pipeline = self._build_pipeline()
         building = self.pipeline.command.grammar.building
         self.gateway = (KnxGateway.for_building(cfg.knx, building) if building is not None
                         else KnxGateway(cfg.knx))
         self.source = make_source(cfg.audio)
+        self.recorder = (DebugRecorder(cfg.debug_recording) if cfg.debug_recording is not None
+                         else None)
         self._stopping = asyncio.Event()
 
     def _recognizer(self) -> tuple[Recognizer, str]:
@@ -110,7 +131,8 @@ class Service:
         rec, wake = self._recognizer()
         return Pipeline(rec, PipelineConfig(
             mode=listen.mode, wake_phrase=wake, command_window_s=listen.command_window_s,
-            vad=VadConfig(end_silence_s=listen.end_silence_s)))
+            vad=VadConfig(end_silence_s=listen.end_silence_s), max_press_s=listen.max_press_s),
+            self.button)
 
     def reload(self) -> None:
         """SIGHUP: re-read the building; a bad file keeps the running configuration."""
@@ -145,6 +167,8 @@ class Service:
         finally:
             self.notifier.notify("STOPPING=1")
             self.source.stop()
+            if self.button is not None:
+                self.button.close()
             dog.cancel()
             await self.gateway.stop()
         return 0
@@ -174,6 +198,11 @@ class Service:
         }
         if heard.acted and r.telegrams:
             await self.gateway.send(r.telegrams)
+        if self.recorder is not None:
+            try:
+                record["recording"] = self.recorder.save(heard.audio, record["event"]).name
+            except OSError as exc:
+                log.error("debug recording failed: %s", exc)
         actions.info(json.dumps(record))
 
     def stop(self) -> None:

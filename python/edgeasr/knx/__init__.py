@@ -11,6 +11,7 @@ from edgeasr.knx.gateway import (
     KnxGateway,
     KnxSecure,
     Outcome,
+    connection_config,
     dpts_from_building,
 )
 from edgeasr.knx.state import GroupState, StateStore
@@ -25,5 +26,6 @@ __all__ = [
     "KnxSecure",
     "Outcome",
     "StateStore",
+    "connection_config",
     "dpts_from_building",
 ]

@@ -181,6 +181,42 @@ class KnxConfig(BaseModel):
         return f"KNX/IP {secure}tunnelling ({proto}) gateway {self.host}:{self.port}"
 
 
+def connection_config(c: KnxConfig, keyring: Keyring | None = None) -> ConnectionConfig:
+    """xknx's ConnectionConfig for our settings; ``keyring``: the loaded ``secure.keyring``.
+
+    tunnelling -> TUNNELING (UDP); tunnelling_tcp -> TUNNELING_TCP, or TUNNELING_TCP_SECURE
+    with ``secure``; routing -> ROUTING, or ROUTING_SECURE with ``secure``. Reconnecting is
+    ours (with backoff), so xknx's own auto-reconnect is off.
+    """
+    if c.secure is not None and keyring is None:
+        raise KnxConfigError("KNX IP Secure is configured but its keyring was not loaded")
+    secure = c.secure is not None
+    kind = {
+        "tunnelling": ConnectionType.TUNNELING,
+        "tunnelling_tcp": (
+            ConnectionType.TUNNELING_TCP_SECURE if secure else ConnectionType.TUNNELING_TCP
+        ),
+        "routing": ConnectionType.ROUTING_SECURE if secure else ConnectionType.ROUTING,
+    }[c.type]
+    secure_config = None
+    if c.secure is not None:
+        secure_config = SecureConfig(keyring=keyring, user_id=c.secure.user_id)
+    kwargs: dict[str, Any] = {}
+    if c.type != "routing":
+        kwargs.update(gateway_ip=c.host.strip(), gateway_port=c.port)
+    return ConnectionConfig(
+        connection_type=kind,
+        individual_address=c.individual_address,
+        local_ip=c.local_ip,
+        route_back=c.route_back,
+        multicast_group=c.multicast_group,
+        multicast_port=c.multicast_port,
+        auto_reconnect=False,  # reconnecting (with backoff) is ours
+        secure_config=secure_config,
+        **kwargs,
+    )
+
+
 def dpts_from_building(building: Building) -> dict[str, str]:
     """``{ga: dpt}`` for every datapoint of a building, so states can be decoded."""
     return {addr.ga: addr.dpt for _, _, addr in building.addresses()}
@@ -547,32 +583,7 @@ class KnxGateway:
         return keyring
 
     def _connection_config(self) -> ConnectionConfig:
-        c = self.config
-        secure = c.secure is not None
-        kind = {
-            "tunnelling": ConnectionType.TUNNELING,
-            "tunnelling_tcp": (
-                ConnectionType.TUNNELING_TCP_SECURE if secure else ConnectionType.TUNNELING_TCP
-            ),
-            "routing": ConnectionType.ROUTING_SECURE if secure else ConnectionType.ROUTING,
-        }[c.type]
-        secure_config = None
-        if c.secure is not None:
-            secure_config = SecureConfig(keyring=self._keyring, user_id=c.secure.user_id)
-        kwargs: dict[str, Any] = {}
-        if c.type != "routing":
-            kwargs.update(gateway_ip=c.host.strip(), gateway_port=c.port)
-        return ConnectionConfig(
-            connection_type=kind,
-            individual_address=c.individual_address,
-            local_ip=c.local_ip,
-            route_back=c.route_back,
-            multicast_group=c.multicast_group,
-            multicast_port=c.multicast_port,
-            auto_reconnect=False,  # reconnecting (with backoff) is ours
-            secure_config=secure_config,
-            **kwargs,
-        )
+        return connection_config(self.config, self._keyring)
 
     def _new_xknx(self) -> XKNX:
         holder: list[XKNX] = []
