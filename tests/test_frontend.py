@@ -1,0 +1,75 @@
+"""The speech-mel32 front end and the Keras port of speech_embedding match the originals.
+
+A model with the pretrained network in front only works on real speech if the board feeds
+it exactly the features it was pretrained on and runs exactly its weights; both are
+checked against the ONNX files openWakeWord 0.4.0 ships, run by onnxruntime.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeasr.acoustic import AcousticModel, ModelError
+from edgeasr.features import frontend, pad_floor, speech_mel
+
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = ROOT / "models" / ".cache" / "pretrained"
+
+
+@pytest.fixture(scope="module")
+def ort():
+    return pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def speech(speak_audio) -> np.ndarray:
+    return speak_audio("set the bedroom light to thirty percent")
+
+
+def test_speech_mel_matches_openwakeword_melspectrogram(ort, speech: np.ndarray,
+                                                        tmp_path: Path) -> None:
+    from factory.pretrained import wheel_member
+
+    onnx_path = tmp_path / "melspectrogram.onnx"
+    onnx_path.write_bytes(wheel_member(PRETRAINED,
+                                       "openwakeword/resources/models/melspectrogram.onnx"))
+    session = ort.InferenceSession(str(onnx_path))
+    ref = session.run(None, {"input": (speech * 32767.0)[None].astype(np.float32)})[0]
+    ref = ref.squeeze() / 10.0 + 2.0  # openWakeWord's own transform of the ONNX output
+    ours = speech_mel(speech)
+    assert ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, atol=1e-3)
+
+
+def test_keras_backbone_matches_the_onnx_network(ort, speech: np.ndarray) -> None:
+    pytest.importorskip("tensorflow")
+    from factory.embedding import WINDOW, Embedder
+    from factory.pretrained import embedding_onnx
+
+    session = ort.InferenceSession(str(embedding_onnx(PRETRAINED)))
+    feats = speech_mel(speech)
+    embedder = Embedder(PRETRAINED)
+    ours = embedder(feats, pad_floor(feats))
+    assert ours.shape == ((len(feats) + 1) // 2, 96)
+    # Output i is centred on frame 2i: the ONNX network on frames 2i-38 .. 2i+37.
+    for i in range(WINDOW // 4, (len(feats) - WINDOW) // 2, 7):
+        window = feats[2 * i - WINDOW // 2 : 2 * i + WINDOW // 2]
+        ref = session.run(None, {"input_1": window[None, :, :, None]})[0].reshape(96)
+        np.testing.assert_allclose(ours[i], ref, rtol=1e-4, atol=1e-3)
+
+
+def test_model_json_names_an_unknown_front_end(tmp_path: Path, shipped_model: Path) -> None:
+    model = tmp_path / "m.tflite"
+    model.write_bytes(shipped_model.read_bytes())
+    model.with_suffix(".json").write_text(json.dumps({"frontend": "mfcc13"}))
+    with pytest.raises(ModelError, match="mfcc13.*expected one of"):
+        AcousticModel(model)
+
+
+def test_unknown_front_end_name_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="'nope'.*logmel40"):
+        frontend("nope")
