@@ -31,8 +31,8 @@ S = "${WORKDIR}/git"
 inherit autotools-brokensep pkgconfig
 
 # Dictionaries to compile and install (dictsource/<name>_rules, _list), one per language.
-# English (en_dict) is 168 kB; with the phoneme tables (650 kB) and the voice files the
-# data is about 900 kB (measured from a host build of this tag, docs/build.md).
+# English (en_dict) is 168 kB; with the phoneme tables (680 kB) and the voice files the
+# data is about 0.9 MB (scripts/espeak-ng-hostcheck.sh, docs/build.md).
 ESPEAK_NG_DICTS ?= "en"
 
 # No audio output library (EdgeASR only asks for phonemes; espeak-ng -w still writes WAV
