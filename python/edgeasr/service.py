@@ -59,13 +59,39 @@ class ServiceConfig(_Strict):
     knx: KnxConfig = KnxConfig()
 
 
+DEVICE_FILE = "device.yaml"  # written by edgeasr-provision next to service.yaml
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = (_merge(out[key], value) if isinstance(value, dict)
+                    and isinstance(out.get(key), dict) else value)
+    return out
+
+
 def load_service_config(path: str | Path, building: Path | None = None) -> ServiceConfig:
-    """The service file (audio, listening, KNX); ``building`` overrides its building path."""
+    """The service file (audio, listening, KNX); ``building`` overrides its building path.
+
+    A provisioned unit also has ``device.yaml`` in the same directory (edgeasr-provision,
+    overlaid on /etc/edgeasr at boot): its ``service:`` section is merged over the file, so
+    the image's defaults and the unit's own KNX address and keyring combine.
+    """
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"{p}: cannot read service configuration: {exc}") from exc
+    device = p.parent / DEVICE_FILE
+    if device.is_file():
+        try:
+            unit = yaml.safe_load(device.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{device}: cannot read device configuration: {exc}") from exc
+        if not isinstance(unit.get("service", {}), dict):
+            raise ValueError(f"{device}: 'service' must be a mapping of service settings")
+        data = _merge(data, unit.get("service") or {})
+        log.info("device configuration %s (serial %s) merged", device, unit.get("serial"))
     if building is not None:
         data["building"] = str(building)
     try:
