@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
+import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgeasr.capture import AlsaSource, AudioSource, FileSource, StdinSource
+from edgeasr.health import ServiceHealth, status_path, write_status
 from edgeasr.knx.gateway import KnxConfig, KnxGateway
 from edgeasr.pipeline import DEFAULT_WAKE_PHRASE, Mode, Pipeline, PipelineConfig
 from edgeasr.recognizer import Recognizer
@@ -122,6 +125,7 @@ class Service:
                         else KnxGateway(cfg.knx))
         self.source = make_source(cfg.audio)
         self._stopping = asyncio.Event()
+        self.audio_frames = 0  # for the health check (edgeasr.health)
 
     def _recognizer(self) -> tuple[Recognizer, str]:
         listen = self.cfg.listen
@@ -149,10 +153,26 @@ class Service:
         except Exception as exc:
             log.error("reload failed, keeping the previous configuration: %s", exc)
 
+    def health(self) -> ServiceHealth:
+        return ServiceHealth(model_loaded=True, audio_frames=self.audio_frames,
+                             knx="connected" if self.gateway.connected else "offline",
+                             pid=os.getpid(), time=time.time())
+
     async def _watchdog(self, interval: float) -> None:
+        health = status_path()
         while not self._stopping.is_set():
             self.notifier.notify("WATCHDOG=1")
+            if health is not None:
+                try:
+                    write_status(health, self.health())
+                except OSError as exc:
+                    log.warning("cannot write %s: %s", health, exc)
             await asyncio.sleep(interval)
+
+    async def _count(self, frames):
+        async for frame in frames:
+            self.audio_frames += 1
+            yield frame
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -165,7 +185,7 @@ class Service:
                  self.cfg.audio.source)
         dog = asyncio.create_task(self._watchdog(5.0))
         try:
-            frames = self.source.stream()
+            frames = self._count(self.source.stream())
             async for heard in self._heard(frames):
                 await self._act(heard)
         finally:
