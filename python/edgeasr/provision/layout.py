@@ -73,7 +73,9 @@ def render(d: DeviceData) -> dict[str, File]:
 
 def directories(files: dict[str, File]) -> dict[str, int]:
     """Every directory the files need (and the fixed ones), with its mode."""
-    dirs = {"": DIR_MODES[""], "secrets": DIR_MODES["secrets"]}
+    # secrets/edgeasr always exists: edgeasr.service loads it as a credential directory
+    dirs = {"": DIR_MODES[""], "secrets": DIR_MODES["secrets"],
+            "secrets/edgeasr": DIR_MODES["secrets/edgeasr"]}
     for path in files:
         parts = path.split("/")[:-1]
         for i in range(1, len(parts) + 1):
