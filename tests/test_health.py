@@ -1,4 +1,4 @@
-"""edgeasr-health: the check edgeasr-mark-good.service runs before `rauc status mark-good`."""
+"""edgeasr-health: the boot assessment (edgeasr-health.service) gating `rauc status mark-good`."""
 
 from __future__ import annotations
 

@@ -239,7 +239,7 @@ def test_boot_counter_falls_back_and_mark_good_keeps_the_new_slot(
     device.start_service("A")  # the old system runs again and says so
     device.rauc("status", "mark-good")
     assert device.printenv()["BOOT_A_LEFT"] == str(ATTEMPTS)
-    # a healthy update: B boots, edgeasr-mark-good marks it good, B stays for good
+    # a healthy update: B boots, edgeasr-health passes, rauc-mark-good marks it good: B stays
     device.reset()
     device.start_service("A")
     device.rauc("install", str(bundles["good"]))

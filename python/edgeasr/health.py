@@ -1,10 +1,11 @@
 """Is the running service healthy? The check that decides whether an update is kept.
 
 ``edgeasr serve`` writes its state to ``$RUNTIME_DIRECTORY/health.json`` (``/run/edgeasr``
-under systemd) with every watchdog ping. ``edgeasr-health`` (edgeasr-mark-good.service, after
-an OTA boot) waits until that state is healthy and only then lets ``rauc status mark-good``
-run; if it never gets there, the unit fails, the board reboots and the boot counter takes an
-attempt from the new slot (docs/ota.md). Healthy means:
+under systemd) with every watchdog ping. ``edgeasr-health`` (edgeasr-health.service, which
+boot-complete.target requires, which meta-rauc's rauc-mark-good.service requires) waits until
+that state is healthy; only then does ``rauc status mark-good`` run. If it never gets there,
+the unit fails, the board reboots and the boot counter takes an attempt from the new slot
+(docs/ota.md). Healthy means:
 
 - the model is loaded and the audio device delivers frames;
 - KNX is connected, or knowingly offline: the connection loop runs and retries (a missing

@@ -16,7 +16,7 @@ SRC_URI += "\
     file://edgeasr.service \
     file://edgeasr-config.service \
     file://edgeasr-config-overlay \
-    file://edgeasr-mark-good.service \
+    file://edgeasr-health.service \
 "
 
 inherit allarch systemd useradd
@@ -47,7 +47,7 @@ EDGEASR_START_CONDITION ?= "ConditionPathExists=${EDGEASR_CONFIG_DIR}/device.yam
 # The provisioned secrets, as systemd credentials ("" together with the condition above on
 # images without a provisioning partition: a missing directory would stop the service).
 EDGEASR_LOAD_CREDENTIAL ?= "LoadCredential=edgeasr:/run/edgeasr/provision/secrets/edgeasr"
-# ${PN}-ota (kas/feature/ota.yml): how long edgeasr-mark-good waits for a healthy service.
+# ${PN}-ota (kas/feature/ota.yml): how long edgeasr-health.service waits for a healthy service.
 EDGEASR_HEALTH_WAIT_S ?= "300"
 
 USERADD_PACKAGES = "${PN}"
@@ -57,7 +57,7 @@ USERADD_PARAM:${PN} = "--system --no-create-home --home-dir /nonexistent \
 PACKAGES =+ "${PN}-ota"
 SYSTEMD_PACKAGES = "${PN} ${PN}-ota"
 SYSTEMD_SERVICE:${PN} = "edgeasr.service edgeasr-config.service"
-SYSTEMD_SERVICE:${PN}-ota = "edgeasr-mark-good.service"
+SYSTEMD_SERVICE:${PN}-ota = "edgeasr-health.service"
 SYSTEMD_AUTO_ENABLE:${PN} ?= "enable"
 
 do_configure[noexec] = "1"
@@ -65,7 +65,7 @@ do_compile[noexec] = "1"
 
 do_install() {
     install -d ${D}${systemd_system_unitdir} ${D}${libexecdir}/edgeasr ${D}${EDGEASR_CONFIG_DIR}
-    for unit in edgeasr.service edgeasr-config.service edgeasr-mark-good.service; do
+    for unit in edgeasr.service edgeasr-config.service edgeasr-health.service; do
         sed -e 's,@BINDIR@,${bindir},g' \
             -e 's,@BASE_BINDIR@,${base_bindir},g' \
             -e 's,@LIBEXECDIR@,${libexecdir},g' \
@@ -95,8 +95,8 @@ do_install() {
 }
 
 FILES:${PN} += "${libexecdir}/edgeasr"
-FILES:${PN}-ota += "${systemd_system_unitdir}/edgeasr-mark-good.service"
+FILES:${PN}-ota += "${systemd_system_unitdir}/edgeasr-health.service"
 CONFFILES:${PN} = "${EDGEASR_CONFIG}"
 
 RDEPENDS:${PN} = "edgeasr-model python3-edgeasr util-linux-mount"
-RDEPENDS:${PN}-ota = "${PN} rauc"
+RDEPENDS:${PN}-ota = "${PN} rauc rauc-mark-good"
