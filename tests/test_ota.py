@@ -9,11 +9,13 @@ Installs use the 'plain' bundle format: this host's kernel has no device-mapper,
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,8 @@ missing = [t for t in TOOLS if not (shutil.which(t) or shutil.which(t, path="/us
 pytestmark = pytest.mark.skipif(bool(missing), reason=f"not installed: {missing} (scripts/"
                                 "setup.sh installs rauc, squashfs-tools, libubootenv-tool, "
                                 "u-boot-tools, dbus, e2fsprogs, openssl)")
-INTERRUPTIONS = 24
+WRITE_POINTS = 28  # SIGKILLs aimed inside the slot write
+SPREAD_POINTS = 8  # and spread over a whole install (before the write, after the switch)
 
 
 def _can_loop_mount() -> str | None:
@@ -66,8 +69,13 @@ def other_keys(work: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def rootfs(work: Path) -> dict[str, Path]:
-    return {"old": make_rootfs(work / "old.ext4", "0.1.0", size_mb=32, payload_kb=1024),
-            "new": make_rootfs(work / "new.ext4", "0.2.0", size_mb=32, payload_kb=24 * 1024)}
+    return {"old": make_rootfs(work / "old.ext4", "0.1.0", size_mb=24, payload_kb=512),
+            "new": make_rootfs(work / "new.ext4", "0.2.0", size_mb=24, payload_kb=16 * 1024),
+            "small": make_rootfs(work / "small.ext4", "0.2.1", size_mb=8, payload_kb=256)}
+
+
+def sha_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def flip_byte(src: Path, dst: Path, where: float | str) -> Path:
@@ -89,7 +97,7 @@ def bundles(work: Path, keys: Path, other_keys: Path, rootfs: dict[str, Path]) -
     good = build_bundle(work / "good.raucb", rootfs["new"], keys)
     unsigned_dir = work / "unsigned.d"
     unsigned_dir.mkdir()
-    shutil.copy(rootfs["new"], unsigned_dir / "rootfs.ext4")
+    shutil.copy(rootfs["small"], unsigned_dir / "rootfs.ext4")
     (unsigned_dir / "manifest.raucm").write_text(
         "[update]\ncompatible=edgeasr-stm32mp25-test\nversion=0.2.0\n\n"
         "[bundle]\nformat=plain\n\n[image.rootfs]\nfilename=rootfs.ext4\n")
@@ -97,15 +105,15 @@ def bundles(work: Path, keys: Path, other_keys: Path, rootfs: dict[str, Path]) -
                     "-all-root", "-noappend"], check=True, capture_output=True)
     return {
         "good": good,
-        "verity": build_bundle(work / "verity.raucb", rootfs["new"], keys, fmt="verity"),
+        "verity": build_bundle(work / "verity.raucb", rootfs["small"], keys, fmt="verity"),
         # one byte flipped in the payload (the root file system image) ...
         "tampered payload": flip_byte(good, work / "tampered-payload.raucb", 0.4),
         # ... in the manifest/signature at the end, ...
         "tampered signature": flip_byte(good, work / "tampered-sig.raucb", "signature"),
         "unsigned": work / "unsigned.raucb",
-        "other key": build_bundle(work / "other.raucb", rootfs["new"], other_keys,
+        "other key": build_bundle(work / "other.raucb", rootfs["small"], other_keys,
                                   keyring=False),
-        "other hardware": build_bundle(work / "other-hw.raucb", rootfs["new"], keys,
+        "other hardware": build_bundle(work / "other-hw.raucb", rootfs["small"], keys,
                                        compatible="someone-elses-board"),
     }
 
@@ -184,45 +192,77 @@ def test_bad_bundles_are_rejected_and_the_system_stays(
     assert (sha(device.slot["A"]), sha(device.slot["B"]), device.printenv()) == before
 
 
+def _kill_install(device: Device, bundle: Path, until: Callable[[], bool]) -> None:
+    """Start an install, wait until ``until()`` is true, then SIGKILL the rauc service (a
+    power cut, as far as rauc and the slots are concerned)."""
+    device.reset()
+    device.start_service("A")
+    client = subprocess.Popen(["rauc", f"--conf={device.conf}", "install", str(bundle)],
+                              env=device.proc_env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not until() and client.poll() is None:
+        assert time.monotonic() < deadline, "the install never got there"
+    assert device.service is not None
+    device.service.send_signal(signal.SIGKILL)
+    device.service.wait(10)
+    client.kill()
+    client.wait(10)
+
+
+def _written_past(slot: Path, offset: int, want: bytes) -> Callable[[], bool]:
+    """True once the slot holds the new image's block at ``offset`` (rauc writes in order)."""
+    def check() -> bool:
+        with slot.open("rb") as f:
+            f.seek(offset)
+            return f.read(len(want)) == want
+    return check
+
+
+def _after(seconds: float) -> Callable[[], bool]:
+    end = time.monotonic() + seconds
+    return lambda: time.monotonic() >= end
+
+
 @needs_mount
 def test_interrupted_installs_leave_a_bootable_system(
         device: Device, bundles: dict[str, Path], rootfs: dict[str, Path], work: Path) -> None:
-    """Kill rauc (SIGKILL, as a power cut would) at INTERRUPTIONS points spread over a whole
-    install; every time, the slot the boot script then picks holds a complete system."""
+    """Kill rauc at WRITE_POINTS points through the slot write (each as soon as the write has
+    passed a chosen block of the image) and at SPREAD_POINTS times over a whole install;
+    every time, the running slot is untouched and the slot the boot script then picks holds
+    a complete system."""
     script = boot_script(work)
-    old, new = sha(rootfs["old"]), sha(rootfs["new"])
+    image = rootfs["new"].read_bytes()
+    old, new = sha(rootfs["old"]), sha_bytes(image)
+    blocks = [o for o in range(0, len(image), 4096) if any(image[o:o + 4096])]
+    targets = [blocks[int(len(blocks) * (0.02 + 0.85 * i / (WRITE_POINTS - 1)))]
+               for i in range(WRITE_POINTS)]
     device.reset()
     device.start_service("A")
     t0 = time.monotonic()
     device.rauc("install", str(bundles["good"]))
     duration = time.monotonic() - t0
-    outcomes = {"before the write": 0, "during the write": 0, "after the switch": 0}
-    for i in range(INTERRUPTIONS):
-        device.reset()
-        device.start_service("A")
-        client = subprocess.Popen(["rauc", f"--conf={device.conf}", "install",
-                                   str(bundles["good"])], env=device.proc_env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(duration * 1.2 * i / (INTERRUPTIONS - 1))
-        assert device.service is not None
-        device.service.send_signal(signal.SIGKILL)
-        device.service.wait(10)
-        client.kill()
-        client.wait(10)
-        b = sha(device.slot["B"])
+    plan = ([_written_past(device.slot["B"], o, image[o:o + 4096]) for o in targets]
+            + [_after(duration * 2 * i / (SPREAD_POINTS - 1)) for i in range(SPREAD_POINTS)])
+    outcomes = {"before the write": 0, "during the write": 0, "written, not switched": 0,
+                "after the switch": 0}
+    for i, until in enumerate(plan):
+        _kill_install(device, bundles["good"], until)
+        b = device.slot["B"].read_bytes()
         booted = device.boot(script)
         assert sha(device.slot["A"]) == old, f"point {i}: the running slot was written"
         assert booted in ("A", "B"), f"point {i}: boot script: {booted}"
         assert sha(device.slot[booted]) == (old if booted == "A" else new), \
             f"point {i}: boot script picked {booted}, which is incomplete"
         key = ("after the switch" if booted == "B" else
-               "during the write" if b not in (new, sha(device.slot["A"])) and
-               any(device.slot["B"].read_bytes()) else "before the write")
+               "written, not switched" if sha_bytes(b) == new else
+               "before the write" if b.count(0) == len(b) else "during the write")
         outcomes[key] += 1
-    (work / "interruptions.txt").write_text(repr(outcomes))
-    print(f"\n{INTERRUPTIONS} interruptions over {duration:.2f} s: {outcomes}")
-    assert sum(outcomes.values()) == INTERRUPTIONS
-    assert outcomes["during the write"] >= 1, outcomes
+    report = (f"{len(plan)} interruptions ({WRITE_POINTS} through the slot write, "
+              f"{SPREAD_POINTS} over the {duration:.2f} s install): {outcomes}")
+    print("\n" + report)
+    assert sum(outcomes.values()) == len(plan)
+    assert outcomes["during the write"] >= 20, report
 
 
 @needs_mount
