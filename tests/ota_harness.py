@@ -9,6 +9,7 @@ to rauc (``--override-boot-slot``) instead of read from the kernel command line.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -148,6 +149,25 @@ class Device:
             self.service.send_signal(sig)
             self.service.wait(10)
         self.service = None
+        self.unmount_bundles()
+
+    def unmount_bundles(self) -> None:
+        """A killed rauc leaves its bundle mounted (as a power cut would not): unmount it,
+        which also frees the loop device (rauc sets it to auto-clear)."""
+        prefix = str(self.root / "mnt") + "/"
+        for _ in range(100):
+            points = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+                      if line.split()[1].startswith(prefix)]
+            if not points:
+                break
+            subprocess.run(["umount", max(points, key=len)], check=True, capture_output=True)
+        else:
+            raise RuntimeError(f"cannot unmount the bundles under {prefix}")
+        # killed between setting up the loop device and mounting it: detach it
+        res = subprocess.run(["losetup", "--list", "--json"], capture_output=True, text=True)
+        for dev in json.loads(res.stdout or '{"loopdevices": []}')["loopdevices"]:
+            if (dev.get("back-file") or "").startswith(str(self.root.parent) + "/"):
+                subprocess.run(["losetup", "-d", dev["name"]], capture_output=True)
 
     def close(self) -> None:
         self.stop_service()

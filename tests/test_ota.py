@@ -203,9 +203,7 @@ def _kill_install(device: Device, bundle: Path, until: Callable[[], bool]) -> No
     deadline = time.monotonic() + 30
     while not until() and client.poll() is None:
         assert time.monotonic() < deadline, "the install never got there"
-    assert device.service is not None
-    device.service.send_signal(signal.SIGKILL)
-    device.service.wait(10)
+    device.stop_service(signal.SIGKILL)
     client.kill()
     client.wait(10)
 

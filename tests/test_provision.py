@@ -198,9 +198,11 @@ def test_missing_building_config_is_an_error(image: Path, inputs: dict[str, Path
     args = full_args(image, inputs)
     i = args.index("--building")
     del args[i:i + 2]
+    before = sha(image)
     res = provision_here(capsys, *args)
     assert res.returncode == 2 and "--building: the building configuration is required" \
         in res.stderr
+    assert sha(image) == before
 
 
 def test_invalid_building_config_names_the_problem(image: Path, inputs: dict[str, Path],
@@ -210,8 +212,10 @@ def test_invalid_building_config_names_the_problem(image: Path, inputs: dict[str
     bad.write_text(inputs["building"].read_text().replace("\nbuilding:", "\nbilding:", 1))
     args = full_args(image, inputs)
     args[args.index("--building") + 1] = bad
+    before = sha(image)
     res = provision_here(capsys, *args)
     assert res.returncode == 2 and "--building:" in res.stderr and "bilding" in res.stderr
+    assert sha(image) == before
 
 
 def test_image_without_provision_partition(tmp_path: Path, inputs: dict[str, Path],
