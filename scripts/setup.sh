@@ -10,7 +10,9 @@ DEB_PKGS=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us
           # OTA and provisioning tests: RAUC, its bundle and U-Boot environment tools, a
           # private D-Bus for rauc service, GPT and ext4 tools, openssl for the keys.
           rauc squashfs-tools libubootenv-tool u-boot-tools dbus-daemon fdisk gdisk e2fsprogs
-          openssl)
+          openssl
+          # the A/B boot script in real U-Boot (tests/test_uboot_script.py)
+          qemu-system-arm u-boot-qemu)
 missing=()
 for p in "${DEB_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
