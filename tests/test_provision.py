@@ -15,7 +15,7 @@ from test_knx_gateway import make_keyring
 
 from edgeasr.provision import cli
 from edgeasr.provision.gpt import find_partition
-from edgeasr.service import load_service_config
+from edgeasr.service import load_service_config, service_config_for_building
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ("sfdisk", "mke2fs", "debugfs", "e2fsck", "openssl")
@@ -130,6 +130,11 @@ def test_write_read_back_and_verify_independently(image: Path, inputs: dict[str,
     assert str(cfg.knx.secure.keyring) == "/etc/edgeasr/knx.knxkeys"
     assert str(cfg.knx.secure.password_file) == \
         "/run/credentials/edgeasr.service/edgeasr_knx-password"
+    # `edgeasr serve --config /etc/edgeasr/building.yaml` (the recipe's default) merges it too
+    (etc / "building.yaml").write_text(debugfs(image, "cat /edgeasr/building.yaml"))
+    plain = service_config_for_building(etc / "building.yaml")
+    assert plain.knx.individual_address == "1.1.250" and plain.knx.type == "routing"
+    assert plain.knx.secure is not None and plain.building == etc / "building.yaml"
 
 
 def test_unprovisioned_service_config_is_the_image_default(tmp_path: Path) -> None:
@@ -137,6 +142,7 @@ def test_unprovisioned_service_config_is_the_image_default(tmp_path: Path) -> No
     cfg = load_service_config(tmp_path / "service.yaml",
                               building=ROOT / "examples/demo-building.yaml")
     assert cfg.knx.secure is None and cfg.knx.individual_address == "1.1.250"
+    assert service_config_for_building(ROOT / "examples/demo-building.yaml").knx.secure is None
     (tmp_path / "device.yaml").write_text("service: [1, 2]\n")
     with pytest.raises(ValueError, match="device.yaml: 'service' must be a mapping"):
         load_service_config(tmp_path / "service.yaml")

@@ -73,6 +73,29 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def _device_settings(directory: Path) -> dict:
+    """The ``service:`` section of ``device.yaml`` in ``directory`` ({} if there is none)."""
+    device = directory / DEVICE_FILE
+    if not device.is_file():
+        return {}
+    try:
+        unit = yaml.safe_load(device.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{device}: cannot read device configuration: {exc}") from exc
+    if not isinstance(unit, dict) or not isinstance(unit.get("service", {}), dict):
+        raise ValueError(f"{device}: 'service' must be a mapping of service settings")
+    log.info("device configuration %s (serial %s) merged", device, unit.get("serial"))
+    return unit.get("service") or {}
+
+
+def _validate(data: dict, source: Path) -> ServiceConfig:
+    try:
+        return ServiceConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"{source}: {problems}") from exc
+
+
 def load_service_config(path: str | Path, building: Path | None = None) -> ServiceConfig:
     """The service file (audio, listening, KNX); ``building`` overrides its building path.
 
@@ -85,26 +108,21 @@ def load_service_config(path: str | Path, building: Path | None = None) -> Servi
         data = yaml.safe_load(p.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"{p}: cannot read service configuration: {exc}") from exc
-    device = p.parent / DEVICE_FILE
-    if device.is_file():
-        try:
-            unit = yaml.safe_load(device.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{device}: cannot read device configuration: {exc}") from exc
-        if not isinstance(unit.get("service", {}), dict):
-            raise ValueError(f"{device}: 'service' must be a mapping of service settings")
-        data = _merge(data, unit.get("service") or {})
-        log.info("device configuration %s (serial %s) merged", device, unit.get("serial"))
+    data = _merge(data, _device_settings(p.parent))
     if building is not None:
         data["building"] = str(building)
-    try:
-        cfg = ServiceConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"{p}: {problems}") from exc
+    cfg = _validate(data, p)
     if not cfg.building.is_absolute() and building is None:
         cfg.building = p.parent / cfg.building
     return cfg
+
+
+def service_config_for_building(building: Path) -> ServiceConfig:
+    """``edgeasr serve --config BUILDING``: defaults, plus ``device.yaml`` next to the building
+    file when the unit is provisioned (its KNX address, connection and keyring)."""
+    data = _merge({"building": str(building)}, _device_settings(Path(building).parent))
+    data["building"] = str(building)
+    return _validate(data, Path(building).parent / DEVICE_FILE)
 
 
 def make_source(cfg: AudioConfig) -> AudioSource:
