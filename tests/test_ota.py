@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,17 +35,27 @@ SPREAD_POINTS = 8  # and spread over a whole install (before the write, after th
 
 
 def _can_loop_mount() -> str | None:
+    """Why rauc install cannot work here (it loop-mounts the squashfs bundle), or None."""
+    if missing:
+        return f"not installed: {missing}"
     if os.geteuid() != 0:
         return "rauc install mounts the bundle (loop + squashfs): needs root"
-    if not Path("/dev/loop-control").exists():
-        return "no /dev/loop-control: the kernel/container has no loop devices"
-    if "squashfs" not in Path("/proc/filesystems").read_text():
-        return "the kernel has no squashfs"
+    with tempfile.TemporaryDirectory() as tmp:
+        src, img, mnt = Path(tmp, "src"), Path(tmp, "probe.sqfs"), Path(tmp, "mnt")
+        src.mkdir()
+        mnt.mkdir()
+        (src / "f").write_text("x")
+        subprocess.run(["mksquashfs", str(src), str(img), "-quiet"], capture_output=True)
+        res = subprocess.run(["mount", "-o", "loop,ro", "-t", "squashfs", str(img), str(mnt)],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            return f"this kernel/container cannot loop-mount squashfs: {res.stderr.strip()}"
+        subprocess.run(["umount", str(mnt)], capture_output=True)
     return None
 
 
-needs_mount = pytest.mark.skipif(_can_loop_mount() is not None,
-                                 reason=_can_loop_mount() or "")
+MOUNT_PROBLEM = _can_loop_mount()
+needs_mount = pytest.mark.skipif(MOUNT_PROBLEM is not None, reason=MOUNT_PROBLEM or "")
 
 
 @pytest.fixture(scope="module")
