@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -18,7 +19,8 @@ from edgeasr.audio import read_wav, write_wav
 from edgeasr.health import evaluate
 
 NOW = 1_000_000.0
-OK = {"model_loaded": True, "audio_frames": 120, "knx": "connected", "pid": 1, "time": NOW - 2}
+OK = {"model_loaded": True, "audio_frames": 120, "knx": "connected", "pid": os.getpid(),
+      "time": NOW - 2}
 
 
 @pytest.mark.parametrize(("status", "provisioned", "healthy", "why"), [
@@ -30,9 +32,10 @@ OK = {"model_loaded": True, "audio_frames": 120, "knx": "connected", "pid": 1, "
     (None, True, False, "not reported yet"),
     ({"error": "bad json"}, True, False, "unreadable status"),
     (None, False, True, "not provisioned"),
+    ({**OK, "pid": 999_999_999}, True, False, "is gone"),
 ])
 def test_verdicts(status: dict | None, provisioned: bool, healthy: bool, why: str) -> None:
-    verdict = evaluate(status, provisioned=provisioned, now=NOW)
+    verdict = evaluate(status, provisioned=provisioned, now=NOW)  # real process check
     assert verdict.healthy is healthy and why in verdict.reason
 
 

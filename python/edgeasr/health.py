@@ -24,6 +24,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -63,8 +64,18 @@ class Verdict:
     reason: str
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def evaluate(status: dict | None, *, provisioned: bool, now: float,
-             max_age_s: float = MAX_AGE_S) -> Verdict:
+             max_age_s: float = MAX_AGE_S, alive: Callable[[int], bool] = _alive) -> Verdict:
     """The decision, from the status file's content (None: no file)."""
     if not provisioned:
         return Verdict(True, "not provisioned: the service stays stopped (safe state); "
@@ -78,6 +89,8 @@ def evaluate(status: dict | None, *, provisioned: bool, now: float,
     age = now - h.time
     if age > max_age_s:
         return Verdict(False, f"status is {age:.0f} s old: the service stopped reporting")
+    if not alive(h.pid):
+        return Verdict(False, f"the service that reported (pid {h.pid}) is gone")
     if not h.model_loaded:
         return Verdict(False, "the model is not loaded")
     if h.audio_frames <= 0:

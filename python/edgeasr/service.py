@@ -172,6 +172,8 @@ class Service:
             log.error("reload failed, keeping the previous configuration: %s", exc)
 
     def health(self) -> ServiceHealth:
+        # Only a Service whose recognizer was built (model loaded) gets here: a model that
+        # fails to load ends the process in __init__, and then nothing reports at all.
         return ServiceHealth(model_loaded=True, audio_frames=self.audio_frames,
                              knx="connected" if self.gateway.connected else "offline",
                              pid=os.getpid(), time=time.time())
