@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from test_layer import bb_vars
 
 from edgeasr.provision.gpt import find_partition
@@ -90,6 +91,11 @@ def test_slots_partitions_and_placeholders_agree() -> None:
     conf_bb = (LAYER / "recipes-core/edgeasr-rauc-conf/edgeasr-rauc-conf_1.0.bb").read_text()
     assert set(re.findall(r"@([A-Z_]+)@", SYSTEM_CONF.read_text())) <= set(
         re.findall(r"s,@([A-Z_]+)@,", conf_bb))
+    # the image is limited to the slot size (KiB)
+    kas = yaml.safe_load((ROOT / "kas/feature/ota.yml").read_text())
+    conf = "".join(kas["local_conf_header"].values())
+    limit = re.search(r'IMAGE_ROOTFS_MAXSIZE:pn-edgeasr-image = "(\d+)"', conf)
+    assert limit and int(limit.group(1)) * 1024 == dict(wks_parts())["rootfs-a"]
     # the bundle is signed with the names scripts/ota-dev-keys.sh writes by default
     ota = bb_vars(OTA_INC)
     keys_sh = (ROOT / "scripts/ota-dev-keys.sh").read_text()
