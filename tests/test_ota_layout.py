@@ -93,8 +93,8 @@ def test_slots_partitions_and_placeholders_agree() -> None:
         re.findall(r"s,@([A-Z_]+)@,", conf_bb))
     # the image is limited to the slot size (KiB)
     kas = yaml.safe_load((ROOT / "kas/feature/ota.yml").read_text())
-    conf = "".join(kas["local_conf_header"].values())
-    limit = re.search(r'IMAGE_ROOTFS_MAXSIZE:pn-edgeasr-image = "(\d+)"', conf)
+    local_conf = "".join(kas["local_conf_header"].values())
+    limit = re.search(r'IMAGE_ROOTFS_MAXSIZE:pn-edgeasr-image = "(\d+)"', local_conf)
     assert limit and int(limit.group(1)) * 1024 == dict(wks_parts())["rootfs-a"]
     # the bundle is signed with the names scripts/ota-dev-keys.sh writes by default
     ota = bb_vars(OTA_INC)
