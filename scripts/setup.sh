@@ -6,7 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PKGS=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
-          sox libsndfile1 knxd knxd-tools python3-venv)
+          sox libsndfile1 knxd knxd-tools python3-venv
+          # OTA and provisioning tests: RAUC, its bundle and U-Boot environment tools, a
+          # private D-Bus for rauc service, GPT and ext4 tools, openssl for the keys.
+          rauc squashfs-tools libubootenv-tool u-boot-tools dbus-daemon fdisk gdisk e2fsprogs
+          openssl
+          # the A/B boot script in real U-Boot (tests/test_uboot_script.py)
+          qemu-system-arm u-boot-qemu)
 missing=()
 for p in "${DEB_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -98,13 +98,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from edgeasr.button import ButtonError
-    from edgeasr.service import AudioConfig, Service, ServiceConfig, load_service_config
+    from edgeasr.service import (
+        AudioConfig,
+        Service,
+        load_service_config,
+        service_config_for_building,
+    )
 
     try:
         if args.service:
             cfg = load_service_config(args.service, args.config)
         elif args.config:
-            cfg = ServiceConfig(building=args.config)
+            cfg = service_config_for_building(args.config)
         else:
             print("edgeasr: serve needs --config BUILDING.yaml or --service SERVICE.yaml",
                   file=sys.stderr)

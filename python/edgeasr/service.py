@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
+import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from edgeasr.button import ButtonConfig, make_button
 from edgeasr.capture import AlsaSource, AudioSource, FileSource, StdinSource
+from edgeasr.health import ServiceHealth, status_path, write_status
 from edgeasr.knx.gateway import KnxConfig, KnxGateway
 from edgeasr.pipeline import DEFAULT_WAKE_PHRASE, Mode, Pipeline, PipelineConfig
 from edgeasr.recognizer import Recognizer
@@ -72,26 +75,70 @@ class ServiceConfig(_Strict):
     debug_recording: DebugRecordingConfig | None = None
 
 
+DEVICE_FILE = "device.yaml"  # written by edgeasr-provision next to service.yaml
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = (_merge(out[key], value) if isinstance(value, dict)
+                    and isinstance(out.get(key), dict) else value)
+    return out
+
+
+def _device_settings(directory: Path) -> dict:
+    """The ``service:`` section of ``device.yaml`` in ``directory`` ({} if there is none)."""
+    device = directory / DEVICE_FILE
+    if not device.is_file():
+        return {}
+    try:
+        unit = yaml.safe_load(device.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{device}: cannot read device configuration: {exc}") from exc
+    if not isinstance(unit, dict) or not isinstance(unit.get("service", {}), dict):
+        raise ValueError(f"{device}: 'service' must be a mapping of service settings")
+    log.info("device configuration %s (serial %s) merged", device, unit.get("serial"))
+    return unit.get("service") or {}
+
+
+def _validate(data: dict, source: Path) -> ServiceConfig:
+    try:
+        return ServiceConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"{source}: {problems}") from exc
+
+
 def load_service_config(path: str | Path, building: Path | None = None) -> ServiceConfig:
-    """The service file (audio, listening, KNX); ``building`` overrides its building path."""
+    """The service file (audio, listening, KNX); ``building`` overrides its building path.
+
+    A provisioned unit also has ``device.yaml`` in the same directory (edgeasr-provision,
+    overlaid on /etc/edgeasr at boot): its ``service:`` section is merged over the file, so
+    the image's defaults and the unit's own KNX address and keyring combine.
+    """
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"{p}: cannot read service configuration: {exc}") from exc
+    data = _merge(data, _device_settings(p.parent))
     if building is not None:
         data["building"] = str(building)
-    try:
-        cfg = ServiceConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"{p}: {problems}") from exc
+    cfg = _validate(data, p)
     if not cfg.building.is_absolute() and building is None:
         cfg.building = p.parent / cfg.building
     rec = cfg.debug_recording
     if rec is not None and not rec.dir.is_absolute():
         rec.dir = p.parent / rec.dir
     return cfg
+
+
+def service_config_for_building(building: Path) -> ServiceConfig:
+    """``edgeasr serve --config BUILDING``: defaults, plus ``device.yaml`` next to the building
+    file when the unit is provisioned (its KNX address, connection and keyring)."""
+    data = _merge({"building": str(building)}, _device_settings(Path(building).parent))
+    data["building"] = str(building)
+    return _validate(data, Path(building).parent / DEVICE_FILE)
 
 
 def make_source(cfg: AudioConfig) -> AudioSource:
@@ -117,6 +164,7 @@ class Service:
         self.recorder = (DebugRecorder(cfg.debug_recording) if cfg.debug_recording is not None
                          else None)
         self._stopping = asyncio.Event()
+        self.audio_frames = 0  # for the health check (edgeasr.health)
 
     def _recognizer(self) -> tuple[Recognizer, str]:
         listen = self.cfg.listen
@@ -145,10 +193,28 @@ class Service:
         except Exception as exc:
             log.error("reload failed, keeping the previous configuration: %s", exc)
 
+    def health(self) -> ServiceHealth:
+        # Only a Service whose recognizer was built (model loaded) gets here: a model that
+        # fails to load ends the process in __init__, and then nothing reports at all.
+        return ServiceHealth(model_loaded=True, audio_frames=self.audio_frames,
+                             knx="connected" if self.gateway.connected else "offline",
+                             pid=os.getpid(), time=time.time())
+
     async def _watchdog(self, interval: float) -> None:
+        health = status_path()
         while not self._stopping.is_set():
             self.notifier.notify("WATCHDOG=1")
+            if health is not None:
+                try:
+                    write_status(health, self.health())
+                except OSError as exc:
+                    log.warning("cannot write %s: %s", health, exc)
             await asyncio.sleep(interval)
+
+    async def _count(self, frames):
+        async for frame in frames:
+            self.audio_frames += 1
+            yield frame
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -161,7 +227,7 @@ class Service:
                  self.cfg.audio.source)
         dog = asyncio.create_task(self._watchdog(5.0))
         try:
-            frames = self.source.stream()
+            frames = self._count(self.source.stream())
             async for heard in self._heard(frames):
                 await self._act(heard)
         finally:

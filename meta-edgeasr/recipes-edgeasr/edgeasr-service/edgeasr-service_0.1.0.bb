@@ -10,11 +10,13 @@ LICENSE = "Apache-2.0"
 LIC_FILES_CHKSUM = "file://LICENSE;md5=89aea4e17d99a7cacdbeed46a0096b10"
 
 require recipes-edgeasr/include/edgeasr-source.inc
+require recipes-edgeasr/include/edgeasr-ota.inc
 
 SRC_URI += "\
     file://edgeasr.service \
     file://edgeasr-config.service \
     file://edgeasr-config-overlay \
+    file://edgeasr-health.service \
 "
 
 inherit allarch systemd useradd
@@ -38,12 +40,24 @@ EDGEASR_WATCHDOG_SEC ?= "30"
 EDGEASR_PROVISION_PARTLABEL ?= "provision"
 EDGEASR_PROVISION_SUBDIR ?= "edgeasr"
 EDGEASR_PROVISION_MOUNT_OPTIONS ?= "ro,nosuid,nodev,noexec"
+# The service only starts on a provisioned unit (device.yaml from edgeasr-provision in
+# EDGEASR_CONFIG_DIR): an unprovisioned unit sends nothing to a bus it knows nothing about
+# (docs/provisioning.md). "" starts it on the image's defaults instead (demo images).
+EDGEASR_START_CONDITION ?= "ConditionPathExists=${EDGEASR_CONFIG_DIR}/device.yaml"
+# The provisioned secrets, as systemd credentials ("" together with the condition above on
+# images without a provisioning partition: a missing directory would stop the service).
+EDGEASR_LOAD_CREDENTIAL ?= "LoadCredential=edgeasr:/run/edgeasr/provision/secrets/edgeasr"
+# ${PN}-ota (kas/feature/ota.yml): how long edgeasr-health.service waits for a healthy service.
+EDGEASR_HEALTH_WAIT_S ?= "300"
 
 USERADD_PACKAGES = "${PN}"
 USERADD_PARAM:${PN} = "--system --no-create-home --home-dir /nonexistent \
                        --shell ${base_sbindir}/nologin --user-group --groups ${EDGEASR_USER_GROUPS} ${EDGEASR_USER}"
 
+PACKAGES =+ "${PN}-ota"
+SYSTEMD_PACKAGES = "${PN} ${PN}-ota"
 SYSTEMD_SERVICE:${PN} = "edgeasr.service edgeasr-config.service"
+SYSTEMD_SERVICE:${PN}-ota = "edgeasr-health.service"
 SYSTEMD_AUTO_ENABLE:${PN} ?= "enable"
 
 do_configure[noexec] = "1"
@@ -51,7 +65,7 @@ do_compile[noexec] = "1"
 
 do_install() {
     install -d ${D}${systemd_system_unitdir} ${D}${libexecdir}/edgeasr ${D}${EDGEASR_CONFIG_DIR}
-    for unit in edgeasr.service edgeasr-config.service; do
+    for unit in edgeasr.service edgeasr-config.service edgeasr-health.service; do
         sed -e 's,@BINDIR@,${bindir},g' \
             -e 's,@BASE_BINDIR@,${base_bindir},g' \
             -e 's,@LIBEXECDIR@,${libexecdir},g' \
@@ -61,6 +75,11 @@ do_install() {
             -e 's,@GROUPS@,${@d.getVar("EDGEASR_USER_GROUPS").replace(",", " ")},g' \
             -e 's,@WATCHDOG_SEC@,${EDGEASR_WATCHDOG_SEC},g' \
             -e 's,@PARTLABEL@,${EDGEASR_PROVISION_PARTLABEL},g' \
+            -e 's,@START_CONDITION@,${EDGEASR_START_CONDITION},g' \
+            -e 's,@LOAD_CREDENTIAL@,${EDGEASR_LOAD_CREDENTIAL},g' \
+            -e 's,@ATTEMPTS@,${EDGEASR_BOOT_ATTEMPTS},g' \
+            -e 's,@HEALTH_WAIT_S@,${EDGEASR_HEALTH_WAIT_S},g' \
+            -e 's,@HEALTH_TIMEOUT_S@,${@int(d.getVar("EDGEASR_HEALTH_WAIT_S")) + 60},g' \
             ${WORKDIR}/$unit > ${D}${systemd_system_unitdir}/$unit
         chmod 0644 ${D}${systemd_system_unitdir}/$unit
     done
@@ -76,6 +95,8 @@ do_install() {
 }
 
 FILES:${PN} += "${libexecdir}/edgeasr"
+FILES:${PN}-ota += "${systemd_system_unitdir}/edgeasr-health.service"
 CONFFILES:${PN} = "${EDGEASR_CONFIG}"
 
 RDEPENDS:${PN} = "edgeasr-model python3-edgeasr util-linux-mount"
+RDEPENDS:${PN}-ota = "${PN} rauc rauc-mark-good"

