@@ -35,27 +35,44 @@ for deb in "$tmp"/var/cache/apt/archives/*.deb; do
   dpkg-deb -x "$deb" "$tmp"
 done
 rm -f "$tmp"/var/cache/apt/archives/*.deb
-# The runtime's dependencies as the arm64 interpreter sees them (pyproject's [project]).
+# The runtime's dependencies ([project] of pyproject.toml), pinned to the versions installed
+# in this checkout's venv, so that x86-64 and aarch64 run the same library versions.
 mapfile -t deps < <("$here/.venv/bin/python" - "$here/python/pyproject.toml" <<'PY'
 import sys, tomllib
-print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))
+from importlib.metadata import version
+from packaging.requirements import Requirement
+for spec in tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]:
+    req = Requirement(spec)
+    if req.marker is None or req.marker.evaluate({"python_version": "3.11"}):
+        print(f"{req.name}=={version(req.name)}")
 PY
 )
 plats=()
 for v in 17 24 26 27 28 29 30 31 32 33 34 35 36; do plats+=(--platform "manylinux_2_${v}_aarch64"); done
-echo "aarch64-root: aarch64 wheels of: ${deps[*]}" >&2
+binary=(--python-version 3.11 --implementation cp --abi cp311 --only-binary=:all: "${plats[@]}")
 site="$tmp/opt/edgeasr-site"
+wheels=()
 for dep in "${deps[@]}"; do
-  if ! "$pip" install -q --no-cache-dir --target "$site" --upgrade "${plats[@]}" \
-      --python-version 3.11 --implementation cp --abi cp311 --only-binary=:all: "$dep" \
-      2>/dev/null; then
-    # No wheel at all (e.g. sdnotify ships only an sdist): build it here; it must be pure Python.
-    "$pip" install -q --no-cache-dir --target "$site" --upgrade --no-deps "$dep" >&2
+  if "$pip" download -q --no-deps -d "$tmp/.probe" "${binary[@]}" "$dep" >/dev/null 2>&1; then
+    wheels+=("$dep")
+  else
+    # No wheel at all (sdnotify ships only an sdist): build it here; it must be pure Python.
+    echo "aarch64-root: $dep has no wheel; installing its sdist (pure Python)" >&2
+    "$pip" install -q --no-cache-dir --target "$site" --no-deps "$dep" >&2
   fi
 done
-if find "$site" -name '*.so' -exec file {} + | grep -q x86-64; then
-  echo "aarch64-root: an x86-64 extension slipped into $site" >&2; exit 1
-fi
+rm -rf "$tmp/.probe"
+echo "aarch64-root: aarch64 wheels of: ${wheels[*]}" >&2
+"$pip" install -q --no-cache-dir --target "$site" "${binary[@]}" "${wheels[@]}" >&2
+# Every compiled extension must be aarch64 (ELF e_machine 183), none built for this host.
+"$here/.venv/bin/python" - "$site" <<'PY'
+import pathlib, sys
+libs = [p for p in pathlib.Path(sys.argv[1]).rglob("*.so*")
+        if p.is_file() and (p.name.endswith(".so") or ".so." in p.name)]
+bad = [p for p in libs if p.read_bytes()[:4] == b"\x7fELF"
+       and int.from_bytes(p.read_bytes()[18:20], "little") != 183]
+sys.exit(f"aarch64-root: not aarch64: {bad}" if bad else 0)
+PY
 rm -rf "$root"
 mv "$tmp" "$root"
 echo "$want" > "$stamp"

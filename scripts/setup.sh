@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PKGS=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
-          sox libsndfile1 knxd knxd-tools python3-venv)
+          sox libsndfile1 knxd knxd-tools python3-venv
+          qemu-user-static debootstrap)  # the aarch64 check (tests/test_aarch64.py)
 missing=()
 for p in "${DEB_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
