@@ -22,6 +22,7 @@ from bench.eval import file_digest
 ROOT = Path(__file__).resolve().parents[1]
 CONDITIONS = ["clean", "snr10", "snr0", "reverb"]
 RESULTS = ROOT / "bench" / "results" / "alternatives.json"
+NOTES_MARKER = "<!-- notes below are kept by bench.alternatives -->"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {r['label']} (`{r['sha256'][:10]}`) | {r['note']} | "
                      f"{r['bytes'] / 1024:.0f} KiB | {acc} | {fa}/{n} |")
     lines.append("")
+    # Hand-written notes below the marker survive regeneration.
+    if args.out.is_file() and NOTES_MARKER in (old := args.out.read_text()):
+        lines += [NOTES_MARKER + old.split(NOTES_MARKER, 1)[1].rstrip("\n"), ""]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
     return 0

@@ -258,8 +258,10 @@ def write_markdown(path: Path, s: Mapping[str, Any], per: Mapping[str, Mapping[s
     if s["quick"]:
         lines += [f"> **Quick run** (`--quick`): {ds['n_commands']} commands + "
                   f"{ds['n_non_commands']} non-commands per condition, evenly spread over the "
-                  "held-out set. `make bench` without `--quick` runs all 168 + 40 and the "
-                  "clean condition (about an hour on 2 cores).", ""]
+                  f"held-out set. `make bench` without `--quick` runs all {ds['n_all']} clips "
+                  f"and the clean condition: {s['full_clips']:,} clips per engine, estimated "
+                  f"at {s['full_estimate_s'] / 60:.0f} minutes of recognition from this run's "
+                  "time per clip.", ""]
     lines += [
         "## Accuracy against SNR", "",
         (f"Held-out clips: {ds['n_commands']} commands and {ds['n_non_commands']} non-commands "
@@ -452,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     tradeoff_lines = tradeoff_section(img_dir, args.out)
 
     run_s = time.perf_counter() - t_start
+    full_clips = len(clips) * (1 + len(noises) * len(snrs))
+    full_estimate_s = sum(c["ms_per_clip"] / 1000 * full_clips for c in cost.values())
     given = list(argv) if argv is not None else sys.argv[1:]
     from bench.synth import voice_description
 
@@ -462,10 +466,11 @@ def main(argv: list[str] | None = None) -> int:
         "json_path": _rel(args.json), "model": file_digest(model),
         "engines": {e: r["describe"] for e, r in results.items()},
         "dataset": {"voice": voice_description(), "n_commands": len(commands),
-                    "n_non_commands": len(non),
+                    "n_non_commands": len(non), "n_all": len(clips),
                     "noises": {n: cond.NOISES[n] for n in noises}},
         "noises": noises, "snrs": snrs, "extra_conditions": extra,
         "n_clips_per_engine": len(chosen) * len(conditions),
+        "full_clips": full_clips, "full_estimate_s": full_estimate_s,
         "cost": cost, "stages": stages,
         "results": {e: {c: m.as_dict() for c, m in by.items()} for e, by in per.items()},
         "npu": report.as_dict(), "aarch64": aarch64_result,
