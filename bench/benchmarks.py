@@ -362,7 +362,7 @@ def aarch64_section(skip: bool, tmp: Path) -> tuple[list[str], dict[str, Any] | 
     except Exception as err:  # the rest of the report must survive a missing emulator/root
         log.exception("aarch64 check failed")
         return head + [f"**Failed**: {type(err).__name__}: {err}"], {"error": str(err)}
-    return head + aarch64.markdown(result), result
+    return head + aarch64.markdown(result), result.as_dict()
 
 
 def main(argv: list[str] | None = None) -> int:

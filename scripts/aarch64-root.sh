@@ -76,5 +76,6 @@ PY
 rm -rf "$root"
 mv "$tmp" "$root"
 echo "$want" > "$stamp"
-echo "aarch64-root: ready in $(( $(date +%s) - t0 )) s" >&2
+echo "$(( $(date +%s) - t0 ))" > "$root/.edgeasr-build-seconds"
+echo "aarch64-root: ready in $(cat "$root/.edgeasr-build-seconds") s" >&2
 echo "$root"

@@ -19,9 +19,9 @@ def t2i() -> TextToIntent:
 
 def test_normalise_spells_numbers_units_and_drops_punctuation() -> None:
     assert normalise("Set the bedroom blinds to 37%.") == \
-        "set the bedroom blinds to thirty seven percent".split()
+        ["set", "the", "bedroom", "blinds", "to", "thirty", "seven", "percent"]
     assert normalise("Heating to 21.5°C, please!") == \
-        "heating to twenty one and a half degrees please".split()
+        ["heating", "to", "twenty", "one", "and", "a", "half", "degrees", "please"]
     assert normalise("Turn-off the lights") == ["turn", "off", "the", "lights"]
     assert normalise("...") == []
 
@@ -51,7 +51,7 @@ def test_fuzzy_fallback_repairs_one_word_and_rejects_unrelated_text(t2i: TextToI
 
 def test_nearest_counts_insertions_deletions_and_substitutions(t2i: TextToIntent) -> None:
     matcher = GraphMatcher(t2i.grammar.graph)
-    exact = "set the bedroom blinds to thirty seven percent".split()
+    exact = ["set", "the", "bedroom", "blinds", "to", "thirty", "seven", "percent"]
     for tokens, edits in ((exact, 0), (exact[:-1], 1), (["uh", *exact], 1),
                           (exact[:4] + ["two"] + exact[5:], 1)):
         near = matcher.nearest(tokens)
