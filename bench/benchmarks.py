@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -183,20 +184,24 @@ def plot_cost(path: Path, cost: Mapping[str, Mapping[str, float]]) -> None:
 
 
 def plot_tradeoff(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Accuracy per condition for each model variant; size and MACs under each name."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for cond_name, marker in (("clean", "o"), ("snr10", "s"), ("reverb", "^")):
-        xs = [r["bytes"] / 1024 for r in rows if cond_name in r["results"]]
-        ys = [100 * r["results"][cond_name]["command_accuracy"] for r in rows
-              if cond_name in r["results"]]
-        ax.scatter(xs, ys, marker=marker, label=cond_name)
-        for r, x, y in zip([r for r in rows if cond_name in r["results"]], xs, ys, strict=True):
-            ax.annotate(r["label"], (x, y), fontsize=7, xytext=(4, 2),
-                        textcoords="offset points")
-    ax.set(xlabel="model size (KiB)", ylabel="held-out command accuracy (%)", ylim=(0, 102),
-           title="Model variants: size vs accuracy (EdgeASR, joe voice)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    conds = [c for c in ("clean", "snr10", "snr0", "reverb")
+             if all(c in r["results"] for r in rows)]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(rows) + 2), 4.2))
+    x = np.arange(len(rows))
+    width = 0.8 / max(len(conds), 1)
+    for i, c in enumerate(conds):
+        vals = [100 * r["results"][c]["command_accuracy"] for r in rows]
+        bars = ax.bar(x + (i - (len(conds) - 1) / 2) * width, vals, width, label=c)
+        ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
+    names = [f"{r['label']}\n{r['bytes'] / 1024:.0f} KiB, "
+             f"{r.get('npu', {}).get('macs_per_audio_s', 0) / 1e6:.0f} MMAC/s" for r in rows]
+    ax.set(xticks=x, ylabel="held-out command accuracy (%)", ylim=(0, 105),
+           title="Model variants (EdgeASR, joe voice): accuracy, size, compute")
+    ax.set_xticklabels(names, fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncol=len(conds))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -262,6 +267,21 @@ def write_markdown(path: Path, s: Mapping[str, Any], per: Mapping[str, Mapping[s
                   f"and the clean condition: {s['full_clips']:,} clips per engine, estimated "
                   f"at {s['full_estimate_s'] / 60:.0f} minutes of recognition from this run's "
                   "time per clip.", ""]
+    lines += ["## At a glance", "",
+              "| engine | command accuracy, mean over all SNRs and noises | wrong actions | false "
+              "actions on non-commands | time per clip | peak RSS | model on disk |",
+              "|---|---|---|---|---|---|---|"]
+    for e, by in per.items():
+        sweep = [m for c, m in by.items() if c not in s["extra_conditions"]]
+        n_cmd = sum(m.n_commands for m in sweep)
+        n_non = sum(m.n_non_commands for m in sweep)
+        c = s["cost"][e]
+        lines.append(
+            f"| {LABEL.get(e, e)} | **{_pct(sum(m.correct for m in sweep) / max(n_cmd, 1))}** "
+            f"| {sum(m.wrong for m in sweep)}/{n_cmd} "
+            f"| {sum(m.false_actions for m in sweep)}/{n_non} | {c['ms_per_clip']:.0f} ms "
+            f"| {c['peak_rss_mb']:.0f} MB | {c['model_mb']:.2f} MB |")
+    lines += [""]
     lines += [
         "## Accuracy against SNR", "",
         (f"Held-out clips: {ds['n_commands']} commands and {ds['n_non_commands']} non-commands "
@@ -284,6 +304,10 @@ def write_markdown(path: Path, s: Mapping[str, Any], per: Mapping[str, Mapping[s
          "(audio already in memory), RTF = recognition time / audio time. Peak RSS is the "
          "process's `ru_maxrss` (Python + numpy + the engine + one clip); in brackets the "
          "part the engine added after the interpreter and the harness were loaded."), "",
+        *([f"> The CPU was shared with other jobs during this run (1-minute load average "
+           f"{s['load']:.1f} on {s['cores']} cores): absolute times are inflated; the ratios "
+           "between engines, measured in the same run, are the figures to compare.", ""]
+          if s.get("load", 0) > s.get("cores", 1) else []),
         f"![time per clip, peak RSS and model size per engine]({img['cost']})", "",
         *cost_table(s["cost"]), "",
         "EdgeASR per stage (mean per clip): "
@@ -298,10 +322,13 @@ def write_markdown(path: Path, s: Mapping[str, Any], per: Mapping[str, Mapping[s
         *tradeoff_lines, "",
         "## Reproduce", "",
         "```",
-        "make bench                                             # full run, about an hour",
-        "PYTHONPATH=models .venv/bin/python -m bench.benchmarks --quick   # the quick run",
-        "PYTHONPATH=models .venv/bin/python -m bench.npu        # NPU readiness only",
-        "python -m bench.alternatives LABEL=MODEL.tflite:NOTE   # add a model variant, then rerun",
+        f"make bench                        # full run (estimated above: "
+        f"{s['full_estimate_s'] / 60:.0f} min of recognition)",
+        "make bench BENCH_ARGS=--quick      # the quick run (this file, when marked quick)",
+        "PYTHONPATH=models .venv/bin/python -m bench.npu          # NPU readiness only",
+        "PYTHONPATH=models .venv/bin/python -m bench.aarch64      # aarch64 check only",
+        "PYTHONPATH=models .venv/bin/python -m bench.alternatives LABEL=MODEL.tflite:NOTE",
+        "PYTHONPATH=models .venv/bin/python -m bench.benchmarks --render  # report from JSON",
         "```", "",
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -324,7 +351,8 @@ def tradeoff_section(img_dir: Path, doc_dir: Path) -> list[str]:
          f"(each row's command is in the JSON; {data.get('clips', 'held-out clips')}). "
          "To add a variant — e.g. the frozen pretrained speech-embedding frontend — run "
          "`python -m bench.alternatives NEW=path/to/edgeasr.tflite:'what differs'` (rows are "
-         "merged by label) and rerun `make bench`."), "",
+         "merged by label), then `python -m bench.benchmarks --render` (rewrites this file "
+         "from the last run's JSON in seconds) or `make bench`."), "",
         f"![model size vs accuracy]({_rel_to(png, doc_dir)})", "",
         "| model | what differs | size | parameters | MACs / s audio | NPU-ready | "
         + " | ".join(conds) + " | false actions |",
@@ -349,20 +377,15 @@ def _rel_to(p: Path, base: Path) -> str:
         return str(p)
 
 
-def aarch64_section(skip: bool, tmp: Path) -> tuple[list[str], dict[str, Any] | None]:
-    head = ["## The runtime on aarch64 (qemu user-mode)", ""]
-    if skip:
-        return head + ["Skipped in this run (`--skip-aarch64`)."], None
+def run_aarch64() -> dict[str, Any]:
+    """The aarch64 check's result, or {"error": ...}: the report must survive its failure."""
+    from bench import aarch64
+
     try:
-        from bench import aarch64
-    except ImportError as err:
-        return head + [f"Not run: {err}."], None
-    try:
-        result = aarch64.check(n_clips=aarch64.DEFAULT_CLIPS)
-    except Exception as err:  # the rest of the report must survive a missing emulator/root
+        return aarch64.check(n_clips=aarch64.DEFAULT_CLIPS).as_dict()
+    except Exception as err:
         log.exception("aarch64 check failed")
-        return head + [f"**Failed**: {type(err).__name__}: {err}"], {"error": str(err)}
-    return head + aarch64.markdown(result), result.as_dict()
+        return {"error": f"{type(err).__name__}: {err}"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -381,7 +404,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder for benchmarks.md (plots go to OUT/img)")
     ap.add_argument("--json", type=Path, default=ROOT / "bench/results/benchmarks.json")
     ap.add_argument("--skip-aarch64", action="store_true")
+    ap.add_argument("--render", action="store_true",
+                    help="only rewrite the report and plots from --json (e.g. after "
+                         "`python -m bench.alternatives` added a model variant)")
     args = ap.parse_args(argv)
+    if args.render:
+        render(json.loads(args.json.read_text()), args.out)
+        print(f"rewrote {_rel(args.out / 'benchmarks.md')} from {_rel(args.json)}")
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     t_start = time.perf_counter()
@@ -421,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
         for engine in engines:
             log.info("running %s on %d clips", engine, len(chosen) * len(conditions))
             results[engine] = run_worker(engine, spec, tmp)
-        aarch64_lines, aarch64_result = aarch64_section(args.skip_aarch64, tmp)
+        aarch64_result = None if args.skip_aarch64 else run_aarch64()
 
     sizes = model_sizes(model)
     per: dict[str, dict[str, Metrics]] = {}
@@ -441,28 +471,18 @@ def main(argv: list[str] | None = None) -> int:
         stages[engine] = stage_means(res["records"], engine)
 
     from bench import npu
+    from bench.synth import voice_description
 
     report = npu.analyse(model)
-    npu_lines = npu.markdown(report)
-
-    img_dir = args.out / "img"
-    img = {"sweep": "img/accuracy-vs-snr.png", "cost": "img/cost.png"}
-    plot_sweep(args.out / img["sweep"], per, noises, snrs,
-               f"Held-out joe voice, {len(commands)} commands + {len(non)} non-commands per "
-               "point" + (" (quick run)" if args.quick else ""))
-    plot_cost(args.out / img["cost"], cost)
-    tradeoff_lines = tradeoff_section(img_dir, args.out)
-
     run_s = time.perf_counter() - t_start
     full_clips = len(clips) * (1 + len(noises) * len(snrs))
     full_estimate_s = sum(c["ms_per_clip"] / 1000 * full_clips for c in cost.values())
     given = list(argv) if argv is not None else sys.argv[1:]
-    from bench.synth import voice_description
-
     summary: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python -m bench.benchmarks", *given]) if given else "make bench",
         "quick": args.quick, "run_s": run_s, "machine": machine(),
+        "load": os.getloadavg()[0], "cores": os.cpu_count() or 1,
         "json_path": _rel(args.json), "model": file_digest(model),
         "engines": {e: r["describe"] for e, r in results.items()},
         "dataset": {"voice": voice_description(), "n_commands": len(commands),
@@ -478,15 +498,34 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
-    write_markdown(args.out / "benchmarks.md", summary, per, npu_lines, aarch64_lines,
-                   tradeoff_lines, img)
-    print(f"wrote {_rel(args.out / 'benchmarks.md')}, plots in {_rel(img_dir)}, "
+    render(summary, args.out)
+    print(f"wrote {_rel(args.out / 'benchmarks.md')}, plots in {_rel(args.out / 'img')}, "
           f"{_rel(args.json)} ({run_s / 60:.1f} min)")
     for e in per:
         print(f"  {LABEL[e]:16s} " + "  ".join(
             f"{c}: {100 * m.command_accuracy:.0f}%" for c, m in per[e].items()))
     return 0
 
+
+def render(summary: Mapping[str, Any], out: Path) -> None:
+    """benchmarks.md and the plots from a run's summary (fresh, or read back by --render)."""
+    from bench import aarch64, npu
+
+    per = {e: {c: Metrics(**{k: tuple(v) if isinstance(v, list) else v for k, v in m.items()})
+               for c, m in by.items()} for e, by in summary["results"].items()}
+    ds = summary["dataset"]
+    img = {"sweep": "img/accuracy-vs-snr.png", "cost": "img/cost.png"}
+    plot_sweep(out / img["sweep"], per, summary["noises"], summary["snrs"],
+               f"Held-out joe voice, {ds['n_commands']} commands + {ds['n_non_commands']} "
+               "non-commands per point" + (" (quick run)" if summary["quick"] else ""))
+    plot_cost(out / img["cost"], summary["cost"])
+    npu_lines = npu.markdown(npu.analyse(ROOT / summary["model"]["path"]))
+    a = summary.get("aarch64")
+    aarch64_lines = ["## The runtime on aarch64 (qemu user-mode)", ""] + (
+        ["Skipped in this run (`--skip-aarch64`)."] if a is None else
+        [f"**Failed**: {a['error']}"] if "error" in a else aarch64.markdown(a))
+    write_markdown(out / "benchmarks.md", summary, per, npu_lines, aarch64_lines,
+                   tradeoff_section(out / "img", out), img)
 
 if __name__ == "__main__":
     sys.exit(main())
