@@ -14,8 +14,9 @@ Writes docs/benchmarks.md, PNG plots under docs/img/ and bench/results/benchmark
 5. the model size/accuracy trade-off from bench/results/alternatives.json
    (``python -m bench.alternatives``; rerun it to add a model variant).
 
-``--quick`` (24 commands + 8 non-commands per condition) finishes in about 15 minutes on 2
-cores; without it, every held-out clip plus the clean condition (about an hour).
+``--quick`` (20 commands + 8 non-commands per condition, 10 conditions) takes about 15
+minutes on 2 busy cores; without it, every held-out clip plus the clean condition (the quick
+report gives the estimate, about 1.5 hours).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import aarch64
 from bench import conditions as cond
 from bench.dataset import DEFAULT_CACHE, HeldoutAudio, make_clips, spread
 from bench.eval import file_digest, machine
@@ -50,7 +52,7 @@ DEFAULT_CONFIG = ROOT / "examples" / "demo-building.yaml"
 ENGINES = ("edgeasr", "pocketsphinx", "whisper")
 LABEL = {"edgeasr": "EdgeASR", "pocketsphinx": "pocketsphinx", "whisper": "Whisper tiny.en"}
 COLOR = {"edgeasr": "#1f77b4", "pocketsphinx": "#ff7f0e", "whisper": "#2ca02c"}
-QUICK = (24, 8)
+QUICK = (20, 8)
 ALTERNATIVES_JSON = ROOT / "bench" / "results" / "alternatives.json"
 
 
@@ -295,7 +297,8 @@ def write_markdown(path: Path, s: Mapping[str, Any], per: Mapping[str, Mapping[s
          "else was sent for a command. False action: a non-command sent anything."), "",
         *sweep_tables(per, s["noises"], s["snrs"], s["extra_conditions"]),
         "Engines:", "",
-        *[f"- **{LABEL.get(e, e)}**: " + "; ".join(f"{k}: {v}" for k, v in d.items())
+        *[f"- **{LABEL.get(e, e)}**: "
+          + "; ".join(f"{k}: {str(v).replace(f'{ROOT}/', '')}" for k, v in d.items())
           for e, d in s["engines"].items()],
         "",
         "## Cost on this machine (same run)", "",
@@ -377,12 +380,10 @@ def _rel_to(p: Path, base: Path) -> str:
         return str(p)
 
 
-def run_aarch64() -> dict[str, Any]:
+def run_aarch64(n_clips: int) -> dict[str, Any]:
     """The aarch64 check's result, or {"error": ...}: the report must survive its failure."""
-    from bench import aarch64
-
     try:
-        return aarch64.check(n_clips=aarch64.DEFAULT_CLIPS).as_dict()
+        return aarch64.check(n_clips=n_clips).as_dict()
     except Exception as err:
         log.exception("aarch64 check failed")
         return {"error": f"{type(err).__name__}: {err}"}
@@ -451,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         for engine in engines:
             log.info("running %s on %d clips", engine, len(chosen) * len(conditions))
             results[engine] = run_worker(engine, spec, tmp)
-        aarch64_result = None if args.skip_aarch64 else run_aarch64()
+        aarch64_result = (None if args.skip_aarch64
+                          else run_aarch64(20 if args.quick else aarch64.DEFAULT_CLIPS))
 
     sizes = model_sizes(model)
     per: dict[str, dict[str, Metrics]] = {}
@@ -509,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def render(summary: Mapping[str, Any], out: Path) -> None:
     """benchmarks.md and the plots from a run's summary (fresh, or read back by --render)."""
-    from bench import aarch64, npu
+    from bench import npu
 
     per = {e: {c: Metrics(**{k: tuple(v) if isinstance(v, list) else v for k, v in m.items()})
                for c, m in by.items()} for e, by in summary["results"].items()}
