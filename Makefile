@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)/models:$(CURDIR)
 
-.PHONY: setup demo test lint model eval latency clean
+.PHONY: setup demo test lint model eval latency bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -28,6 +28,14 @@ eval: setup
 # Service latency on a real knxd: end of speech -> telegram on the bus (about 7 minutes).
 latency: setup
 	$(PY) -m bench.latency
+
+# Benchmarks -> docs/benchmarks.md + docs/img/: accuracy vs SNR against pocketsphinx and
+# Whisper tiny.en, cost per engine, NPU readiness, aarch64 check, model trade-off (about an
+# hour; `make bench BENCH_ARGS=--quick` takes about 15 minutes).
+BENCH_ARGS ?=
+bench: setup
+	.venv/bin/pip install -q -e "python[dev,factory,bench]"
+	$(PY) -m bench.benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv models/.cache .pytest_cache .ruff_cache

@@ -4,6 +4,8 @@
 
 Each model is scored by the same held-out evaluation as `make eval` (EdgeASR only, every
 condition); the table goes to docs/model-alternatives.md, which the model card points to.
+Rows are also kept in bench/results/alternatives.json, merged by label, so a new variant is
+added by running this with just that variant; `make bench` plots size against accuracy from it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import tempfile
 from pathlib import Path
 
 from bench import eval as heldout_eval
+from bench import npu
 from bench.eval import file_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDITIONS = ["clean", "snr10", "snr0", "reverb"]
+RESULTS = ROOT / "bench" / "results" / "alternatives.json"
+NOTES_MARKER = "<!-- notes below are kept by bench.alternatives -->"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,8 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("models", nargs="+", help="LABEL=PATH[:NOTE]")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "model-alternatives.md")
+    ap.add_argument("--json", type=Path, default=RESULTS, help="rows, merged by label")
     args = ap.parse_args(argv)
-    rows = []
+    merged: dict[str, dict] = {}
+    if args.json.is_file():
+        merged = {r["label"]: r for r in json.loads(args.json.read_text())["rows"]}
     for spec in args.models:
         label, _, rest = spec.partition("=")
         path, _, note = rest.partition(":")
@@ -38,27 +46,45 @@ def main(argv: list[str] | None = None) -> int:
             if code != 0:
                 return code
             data = json.loads((Path(tmp) / "accuracy.json").read_text())
-        res = data["results"]["edgeasr"]
         digest = file_digest(Path(path))
-        rows.append((label, note, digest, res))
+        report = npu.analyse(path)
+        merged[label] = {
+            "label": label, "note": note, "path": digest["path"], "bytes": digest["bytes"],
+            "sha256": digest["sha256"], "quick": args.quick, "date": data["date"],
+            "command": f"python -m bench.alternatives {label}={path}:{note!r}"
+                       + (" --quick" if args.quick else ""),
+            "npu": {"params": report.params, "macs_per_window": report.macs,
+                    "macs_per_audio_s": report.macs_per_audio_s,
+                    "all_npu_ready": report.all_npu_ready},
+            "results": data["results"]["edgeasr"],
+        }
+    rows = list(merged.values())
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(
+        {"clips": "the clips of `make eval` (Piper joe voice, never trained on; EdgeASR only)",
+         "rows": rows}, indent=1) + "\n")
     lines = [
         "# Model alternatives on the held-out voice",
         "",
-        f"Made by `python -m bench.alternatives {' '.join(args.models)}"
-        f"{' --quick' if args.quick else ''}` with the clips of `make eval` (Piper joe voice, "
-        "never trained on; EdgeASR only). Command accuracy = right telegrams sent; "
+        "Made by `python -m bench.alternatives LABEL=MODEL.tflite:NOTE ...` with the clips of "
+        "`make eval` (Piper joe voice, never trained on; EdgeASR only); each row's exact command "
+        f"is in `{RESULTS.relative_to(ROOT)}`. Command accuracy = right telegrams sent; "
         "false = non-commands that sent something.",
         "",
         "| model | what differs | size | " + " | ".join(CONDITIONS) + " | false actions |",
         "|---|---|---|" + "---|" * len(CONDITIONS) + "---|",
     ]
-    for label, note, digest, res in rows:
+    for r in rows:
+        res = r["results"]
         acc = " | ".join(f"{100 * res[c]['command_accuracy']:.1f} %" for c in CONDITIONS)
         fa = sum(res[c]["false_actions"] for c in CONDITIONS)
         n = sum(res[c]["n_non_commands"] for c in CONDITIONS)
-        lines.append(f"| {label} (`{digest['sha256'][:10]}`) | {note} | "
-                     f"{digest['bytes'] / 1024:.0f} KiB | {acc} | {fa}/{n} |")
+        lines.append(f"| {r['label']} (`{r['sha256'][:10]}`) | {r['note']} | "
+                     f"{r['bytes'] / 1024:.0f} KiB | {acc} | {fa}/{n} |")
     lines.append("")
+    # Hand-written notes below the marker survive regeneration.
+    if args.out.is_file() and NOTES_MARKER in (old := args.out.read_text()):
+        lines += [NOTES_MARKER + old.split(NOTES_MARKER, 1)[1].rstrip("\n"), ""]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
     return 0

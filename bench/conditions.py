@@ -20,6 +20,7 @@ Every clip also gets a -75 dBFS white microphone noise floor, so no engine sees 
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Sequence
 
@@ -47,6 +48,38 @@ CONDITIONS: dict[str, str] = {
               f"DRR {DRR_DB:g} dB",
 }
 SNR_DB = {"snr10": 10.0, "snr0": 0.0}
+
+# The SNR sweep of `make bench`: "<noise>-snr<dB>", e.g. "tv-snr6", "fan-snr18".
+NOISES: dict[str, str] = {
+    "tv": "TV-like mix (babble + music + speech-shaped noise)",
+    "fan": "fan/extractor hood: airflow noise with two broad resonances, blade-pass hum "
+           "(95-125 Hz and harmonics) and a slow swell",
+}
+SWEEP_SNRS = (0, 6, 12, 18, 24)
+_SWEEP = re.compile(r"^(?P<noise>[a-z]+)-snr(?P<snr>-?\d+)$")
+
+
+def sweep_condition(noise: str, snr_db: int) -> str:
+    if noise not in NOISES:
+        raise ValueError(f"unknown noise {noise!r}; known: {sorted(NOISES)}")
+    return f"{noise}-snr{snr_db}"
+
+
+def parse_sweep(condition: str) -> tuple[str, float] | None:
+    """("tv", 6.0) for "tv-snr6"; None for anything that is not a sweep condition."""
+    m = _SWEEP.match(condition)
+    if m is None or m["noise"] not in NOISES:
+        return None
+    return m["noise"], float(m["snr"])
+
+
+def describe(condition: str) -> str:
+    if condition in CONDITIONS:
+        return CONDITIONS[condition]
+    sweep = parse_sweep(condition)
+    if sweep is None:
+        raise ValueError(f"unknown condition {condition!r}")
+    return f"{NOISES[sweep[0]]} at {sweep[1]:g} dB SNR"
 
 
 def clip_rng(*keys: str) -> np.random.Generator:
@@ -142,6 +175,21 @@ def tv_noise(rng: np.random.Generator, n: int, lines: Sequence[np.ndarray]) -> n
     sos = signal.butter(2, [150, 6000], btype="bandpass", fs=SR, output="sos")
     out = signal.sosfilt(sos, mix)
     return (out / rms(out)).astype(np.float32)
+
+
+def fan_noise(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Unit-RMS appliance noise: not the factory's plain white/pink/brown noise."""
+    freqs = np.fft.rfftfreq(n, 1 / SR)
+    shape = (1 / np.sqrt(np.maximum(freqs, 40.0))
+             * (1 + 2.0 * np.exp(-(((freqs - rng.uniform(250, 450)) / 120) ** 2))
+                + 1.0 * np.exp(-(((freqs - rng.uniform(900, 1500)) / 300) ** 2))))
+    air = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) * shape, n)
+    t = np.arange(n) / SR
+    f0 = rng.uniform(95, 125)
+    hum = sum(np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6.3)) / k for k in range(1, 7))
+    swell = 1 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.3, 1.5) * t + rng.uniform(0, 6.3))
+    mix = (np.sqrt(0.85) * air / rms(air) + np.sqrt(0.15) * hum / rms(hum)) * swell
+    return (mix / rms(mix)).astype(np.float32)
 
 
 def mix_at_snr(clean: np.ndarray, speech_power: float, noise: np.ndarray,

@@ -115,6 +115,11 @@ class HeldoutAudio:
             power = cond.active_power(speech)
             noise = cond.tv_noise(rng, len(speech), self.tv_lines())
             x = cond.mix_at_snr(speech, power, noise, cond.SNR_DB[condition])
+        elif (sweep := cond.parse_sweep(condition)) is not None:
+            power = cond.active_power(speech)
+            noise = (cond.tv_noise(rng, len(speech), self.tv_lines()) if sweep[0] == "tv"
+                     else cond.fan_noise(rng, len(speech)))
+            x = cond.mix_at_snr(speech, power, noise, sweep[1])
         elif condition == "reverb":
             x = cond.reverberate(rng, speech)
         else:

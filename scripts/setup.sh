@@ -12,7 +12,8 @@ DEB_PKGS=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us
           rauc squashfs-tools libubootenv-tool u-boot-tools dbus-daemon fdisk gdisk e2fsprogs
           openssl
           # the A/B boot script in real U-Boot (tests/test_uboot_script.py)
-          qemu-system-arm u-boot-qemu)
+          qemu-system-arm u-boot-qemu
+          qemu-user-static debootstrap)  # the aarch64 check (tests/test_aarch64.py)
 missing=()
 for p in "${DEB_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

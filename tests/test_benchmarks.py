@@ -1,0 +1,37 @@
+"""bench.benchmarks end to end on a tiny subset: worker processes, report, plots, JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import benchmarks
+
+
+def test_tiny_benchmark_run_writes_consistent_report(tmp_path: Path, shipped_model: Path) -> None:
+    pytest.importorskip("pocketsphinx")
+    out, js = tmp_path / "docs", tmp_path / "bench.json"
+    code = benchmarks.main(["--clips", "2,1", "--snrs", "6,24", "--noises", "tv,fan",
+                            "--engines", "edgeasr,pocketsphinx", "--skip-aarch64",
+                            "--out", str(out), "--json", str(js)])
+    assert code == 0
+    data = json.loads(js.read_text())
+    conds = ["clean", "tv-snr6", "tv-snr24", "fan-snr6", "fan-snr24"]
+    for engine in ("edgeasr", "pocketsphinx"):
+        assert sorted(data["results"][engine]) == sorted(conds)
+        for c in conds:
+            r = data["results"][engine][c]
+            assert (r["n_commands"], r["n_non_commands"]) == (2, 1)
+            assert r["correct"] + r["wrong"] + r["rejected"] == 2
+        recs = data["records"][engine]
+        assert len(recs) == 3 * len(conds)
+        cost = data["cost"][engine]
+        assert cost["peak_rss_mb"] > cost["engine_rss_mb"] >= 0 and cost["model_mb"] > 0
+    assert set(data["stages"]["edgeasr"]) >= {"features", "model", "decoder", "intent"}
+    assert data["npu"]["all_npu_ready"] is True
+    md = (out / "benchmarks.md").read_text()
+    assert "| EdgeASR |" in md and "| pocketsphinx |" in md and "NPU readiness" in md
+    for png in ("img/accuracy-vs-snr.png", "img/cost.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,86 @@
+"""NPU readiness of the shipped model (bench.npu): full-integer, per-tensor, NPU operators only."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.npu import NPU_OPS, analyse
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_model_is_full_integer_per_tensor_and_npu_only(shipped_model: Path) -> None:
+    r = analyse(shipped_model)
+    assert r.input.dtype == "int8" and r.output.dtype == "int8"
+    not_ready = [(o.index, o.op, o.full_integer, o.per_tensor, o.npu_op)
+                 for o in r.ops if not o.npu_ready]
+    assert not_ready == [], f"operators that would leave the NPU: {not_ready}"
+    assert r.all_npu_ready
+
+
+def test_shipped_model_macs_and_params_follow_its_recorded_architecture(
+        shipped_model: Path) -> None:
+    """MACs/parameters from the graph agree with the shape the factory recorded."""
+    meta = json.loads((ROOT / "models" / "model-meta.json").read_text())["shape"]
+    c, blocks, k = meta["channels"], meta["blocks"], meta["kernel"]
+    r = analyse(shipped_model)
+    t_out = r.output.shape[1]
+    n_feats, n_out = r.input.shape[2], r.output.shape[2]
+    convs = [o for o in r.ops if o.op == "CONV_2D"]
+    front_k = convs[0].inputs[1].shape[1]
+    expected = t_out * (front_k * n_feats * c + blocks * (k * c + c * c + c) + c * n_out)
+    assert r.macs == expected
+    weights = front_k * n_feats * c + blocks * (k * c + c * c) + c * n_out
+    biases = c + blocks * 2 * c + n_out
+    assert r.params == weights + biases
+    assert r.macs_per_audio_s == pytest.approx(r.macs / (r.stride_frames * 0.01))
+
+
+def test_float_and_per_channel_models_are_flagged(tmp_path: Path) -> None:
+    """A model converted the default ways (float, or int8 per-channel) is not NPU-ready."""
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("tensorflow is not installed (pip install -e 'python[factory]')")
+    import tensorflow as tf
+
+    inp = tf.keras.Input((50, 1, 8), batch_size=1)
+    x = tf.keras.layers.Conv2D(16, (3, 1), padding="same", activation="relu")(inp)
+    x = tf.keras.layers.DepthwiseConv2D((5, 1), padding="same")(x)
+    out = tf.keras.layers.Conv2D(4, 1)(x)
+    model = tf.keras.Model(inp, out)
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    (tmp_path / "float.tflite").write_bytes(conv.convert())
+    r = analyse(tmp_path / "float.tflite")
+    assert not r.all_npu_ready
+    assert all(not o.full_integer for o in r.ops if o.op == "CONV_2D")
+    assert r.macs == 50 * 16 * 3 * 8 + 50 * 16 * 5 + 50 * 4 * 16
+
+    rng = np.random.default_rng(0)
+
+    def representative():  # type: ignore[no-untyped-def]
+        for _ in range(8):
+            yield [rng.standard_normal((1, 50, 1, 8)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    (tmp_path / "int8.tflite").write_bytes(conv.convert())
+    r = analyse(tmp_path / "int8.tflite")
+    assert all(o.full_integer for o in r.ops)
+    assert any(not o.per_tensor for o in r.ops), "default int8 conversion is per-channel"
+    assert not r.all_npu_ready
+
+
+def test_factory_op_set_is_within_the_npu_set() -> None:
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("tensorflow is not installed")
+    from factory.export import NPU_OPS as FACTORY_OPS
+
+    assert FACTORY_OPS <= NPU_OPS
