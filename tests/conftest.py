@@ -59,6 +59,26 @@ def coffee_context() -> Path:
     return COFFEE_CONTEXT
 
 
+def _factory_model(tmp_path_factory: pytest.TempPathFactory, preset: str) -> Path:
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("tensorflow is not installed (pip install -e 'python[factory]')")
+    missing = [exe for exe in ("espeak-ng", "flite") if shutil.which(exe) is None]
+    if missing:
+        pytest.skip(f"the model factory needs {', '.join(missing)} (scripts/setup.sh)")
+    base = tmp_path_factory.mktemp(f"{preset}-model")
+    out, cache = base / "model", base / "cache"
+    proc = subprocess.run(
+        [sys.executable, "-m", "factory", "--preset", preset, "--out", str(out),
+         "--cache", str(cache), "--workers", "2", "--config", str(DEMO_CONFIG)],
+        cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
+        timeout=600, check=False,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"factory --preset {preset} failed ({proc.returncode}):\n"
+                    f"{proc.stderr[-4000:]}")
+    return out / "edgeasr.tflite"
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``edgeasr.tflite`` from a fresh run of ``python -m factory --preset tiny``.
@@ -66,22 +86,13 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Its directory also holds ``edgeasr.json`` (calibration), ``model-meta.json`` and
     ``MODEL_CARD.md``.
     """
-    if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip("tensorflow is not installed (pip install -e 'python[factory]')")
-    missing = [exe for exe in ("espeak-ng", "flite") if shutil.which(exe) is None]
-    if missing:
-        pytest.skip(f"the model factory needs {', '.join(missing)} (scripts/setup.sh)")
-    base = tmp_path_factory.mktemp("tiny-model")
-    out, cache = base / "model", base / "cache"
-    proc = subprocess.run(
-        [sys.executable, "-m", "factory", "--preset", "tiny", "--out", str(out),
-         "--cache", str(cache), "--workers", "2", "--config", str(DEMO_CONFIG)],
-        cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
-        timeout=600, check=False,
-    )
-    if proc.returncode != 0:
-        pytest.fail(f"factory --preset tiny failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return out / "edgeasr.tflite"
+    return _factory_model(tmp_path_factory, "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_speech_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same for ``--preset tiny-speech``: frozen speech_embedding + a tiny head."""
+    return _factory_model(tmp_path_factory, "tiny-speech")
 
 
 @pytest.fixture(scope="session")

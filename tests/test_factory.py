@@ -34,7 +34,14 @@ def test_tiny_preset_writes_every_artefact(tiny_model: Path) -> None:
     assert all(np.isfinite(v) for v in calib.values())
 
 
-def test_model_is_full_integer_static_and_npu_only(tiny_model: Path) -> None:
+@pytest.fixture(params=["tiny_model", "tiny_speech_model"])
+def factory_model(request: pytest.FixtureRequest) -> Path:
+    """Each front end's tiny preset (log-mel network; frozen speech_embedding + head)."""
+    return request.getfixturevalue(request.param)
+
+
+def test_model_is_full_integer_static_and_npu_only(factory_model: Path) -> None:
+    tiny_model = factory_model
     pytest.importorskip("tensorflow")
     from factory.export import NPU_OPS
     from factory.export import WINDOW as EXPORT_WINDOW
@@ -66,8 +73,9 @@ def test_model_is_full_integer_static_and_npu_only(tiny_model: Path) -> None:
     assert all(o["npu"] for o in meta["ops"])
 
 
-def test_runtime_loads_the_factory_model(tiny_model: Path) -> None:
+def test_runtime_loads_the_factory_model(factory_model: Path) -> None:
     """The factory's output is what the runtime expects: phone log-probs every 20 ms."""
+    tiny_model = factory_model
     model = AcousticModel(tiny_model)
     assert model.window == WINDOW
     calib = json.loads(tiny_model.with_suffix(".json").read_text())["calibration"]
