@@ -33,14 +33,8 @@ class ModelShape:
     kernel: int
 
 
-def build_model(shape: ModelShape, frames: int | None = None) -> tf.keras.Model:
-    # A fixed-size model (for export) has batch 1 and static shapes throughout.
-    inp = tf.keras.Input((frames, N_MELS), batch_size=1 if frames else None, name="features")
-    x = tf.keras.layers.Reshape((-1 if frames is None else frames, 1, N_MELS))(inp)
-    x = tf.keras.layers.Conv2D(shape.channels, (5, 1), strides=(2, 1), padding="same",
-                               use_bias=False)(x)
-    x = tf.keras.layers.BatchNormalization()(x)
-    x = tf.keras.layers.ReLU(6.0)(x)
+def _residual_blocks(x: tf.Tensor, shape: ModelShape) -> tf.Tensor:
+    """Depthwise-separable residual blocks over time: the body of both network kinds."""
     for _ in range(shape.blocks):
         y = tf.keras.layers.DepthwiseConv2D((shape.kernel, 1), padding="same", use_bias=False)(x)
         y = tf.keras.layers.BatchNormalization()(y)
@@ -49,6 +43,18 @@ def build_model(shape: ModelShape, frames: int | None = None) -> tf.keras.Model:
         y = tf.keras.layers.BatchNormalization()(y)
         y = tf.keras.layers.ReLU(6.0)(y)
         x = tf.keras.layers.Add()([x, y])
+    return x
+
+
+def build_model(shape: ModelShape, frames: int | None = None) -> tf.keras.Model:
+    # A fixed-size model (for export) has batch 1 and static shapes throughout.
+    inp = tf.keras.Input((frames, N_MELS), batch_size=1 if frames else None, name="features")
+    x = tf.keras.layers.Reshape((-1 if frames is None else frames, 1, N_MELS))(inp)
+    x = tf.keras.layers.Conv2D(shape.channels, (5, 1), strides=(2, 1), padding="same",
+                               use_bias=False)(x)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.ReLU(6.0)(x)
+    x = _residual_blocks(x, shape)
     x = tf.keras.layers.Conv2D(N_OUTPUTS, 1, name="phone_logits")(x)
     out = tf.keras.layers.Reshape((frames // 2 if frames else -1, N_OUTPUTS))(x)
     return tf.keras.Model(inp, out)
@@ -61,14 +67,7 @@ def build_head(shape: ModelShape, frames: int | None = None, dim: int = 96) -> t
     x = tf.keras.layers.Conv2D(shape.channels, 1, use_bias=False)(x)
     x = tf.keras.layers.BatchNormalization()(x)
     x = tf.keras.layers.ReLU(6.0)(x)
-    for _ in range(shape.blocks):
-        y = tf.keras.layers.DepthwiseConv2D((shape.kernel, 1), padding="same", use_bias=False)(x)
-        y = tf.keras.layers.BatchNormalization()(y)
-        y = tf.keras.layers.ReLU(6.0)(y)
-        y = tf.keras.layers.Conv2D(shape.channels, 1, use_bias=False)(y)
-        y = tf.keras.layers.BatchNormalization()(y)
-        y = tf.keras.layers.ReLU(6.0)(y)
-        x = tf.keras.layers.Add()([x, y])
+    x = _residual_blocks(x, shape)
     x = tf.keras.layers.Conv2D(N_OUTPUTS, 1, name="phone_logits")(x)
     out = tf.keras.layers.Reshape((frames if frames else -1, N_OUTPUTS))(x)
     return tf.keras.Model(inp, out)
