@@ -18,10 +18,7 @@ S = "${WORKDIR}"
 
 inherit deploy
 
-# GPT names of the two slots (wic/edgeasr-sdcard-*-ab.wks.in, the flash layout TSV and
-# rauc's system.conf use the same) and the kernel inside each slot.
-EDGEASR_SLOT_A_PARTLABEL ?= "rootfs-a"
-EDGEASR_SLOT_B_PARTLABEL ?= "rootfs-b"
+# The kernel inside each slot (slot GPT names: edgeasr-ota.inc).
 EDGEASR_SLOT_KERNEL ?= "/boot/${KERNEL_IMAGETYPE}"
 
 do_configure[noexec] = "1"

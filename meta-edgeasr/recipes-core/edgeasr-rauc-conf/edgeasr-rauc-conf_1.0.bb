@@ -23,7 +23,22 @@ SRC_URI = "\
 "
 S = "${WORKDIR}"
 
-inherit allarch
+# Linux block devices of the two slots and of the U-Boot environment. The DK has one card:
+# GPT names. On the EV1 the eMMC is mmcblk1 (ST's kernel device tree stm32mp257f-ev1.dts:
+# aliases mmc0 = &sdmmc1 (microSD), mmc1 = &sdmmc2 (eMMC)), and a microSD card in its slot
+# may carry the same GPT names (meta-st-ota's README, "Limitations", reports exactly that),
+# so the slots are named by number: GPT entries in the order of
+# files/flashlayouts/FlashLayout_emmc_stm32mp257f-ev1-optee-ab.tsv (eMMC boot areas are no
+# GPT entries). tests/test_ota_layout.py checks both against the layouts.
+EDGEASR_RAUC_SLOT_A_DEVICE ?= "/dev/disk/by-partlabel/${EDGEASR_SLOT_A_PARTLABEL}"
+EDGEASR_RAUC_SLOT_B_DEVICE ?= "/dev/disk/by-partlabel/${EDGEASR_SLOT_B_PARTLABEL}"
+EDGEASR_UBOOT_ENV_DEVICE ?= "/dev/disk/by-partlabel/u-boot-env"
+EDGEASR_RAUC_SLOT_A_DEVICE:stm32mp25-eval ?= "/dev/mmcblk1p7"
+EDGEASR_RAUC_SLOT_B_DEVICE:stm32mp25-eval ?= "/dev/mmcblk1p8"
+EDGEASR_UBOOT_ENV_DEVICE:stm32mp25-eval ?= "/dev/mmcblk1p5"
+
+# The content depends on MACHINE (compatible string, slot devices).
+PACKAGE_ARCH = "${MACHINE_ARCH}"
 
 do_configure[noexec] = "1"
 do_compile[noexec] = "1"
@@ -32,10 +47,14 @@ do_install() {
     install -d ${D}${sysconfdir}/rauc
     sed -e 's,@COMPATIBLE@,${EDGEASR_RAUC_COMPATIBLE},' \
         -e 's,@ATTEMPTS@,${EDGEASR_BOOT_ATTEMPTS},' \
+        -e 's,@SLOT_A_DEVICE@,${EDGEASR_RAUC_SLOT_A_DEVICE},' \
+        -e 's,@SLOT_B_DEVICE@,${EDGEASR_RAUC_SLOT_B_DEVICE},' \
         ${WORKDIR}/system.conf > ${D}${sysconfdir}/rauc/system.conf
     chmod 0644 ${D}${sysconfdir}/rauc/system.conf
     install -m 0644 ${WORKDIR}/ca.cert.pem ${D}${sysconfdir}/rauc/ca.cert.pem
-    install -m 0644 ${WORKDIR}/fw_env.config ${D}${sysconfdir}/fw_env.config
+    sed -e 's,@ENV_DEVICE@,${EDGEASR_UBOOT_ENV_DEVICE},' \
+        ${WORKDIR}/fw_env.config > ${D}${sysconfdir}/fw_env.config
+    chmod 0644 ${D}${sysconfdir}/fw_env.config
 }
 
 FILES:${PN} += "${sysconfdir}/rauc ${sysconfdir}/fw_env.config"
