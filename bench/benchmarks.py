@@ -71,22 +71,26 @@ def dir_bytes(*paths: Path) -> int:
     return total
 
 
-def model_sizes(model: Path) -> dict[str, dict[str, Any]]:
-    """What each engine loads from disk to recognise (bytes, and what was counted)."""
-    import pocketsphinx
-
-    from bench.engines import whisper_model_dir
-
-    ps = Path(pocketsphinx.get_model_path()) / "en-us"
-    wh = whisper_model_dir()
-    return {
+def model_sizes(model: Path, engines: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What each engine that ran loads from disk to recognise (bytes, what was counted)."""
+    sizes: dict[str, dict[str, Any]] = {
         "edgeasr": {"bytes": dir_bytes(model, model.with_suffix(".json")),
                     "what": f"{model.name} + {model.with_suffix('.json').name}"},
-        "pocketsphinx": {"bytes": dir_bytes(ps / "en-us", ps / "cmudict-en-us.dict"),
-                         "what": "en-us acoustic model + cmudict-en-us.dict (the JSGF grammar "
-                                 "replaces the language model)"},
-        "whisper": {"bytes": dir_bytes(wh), "what": f"CTranslate2 tiny.en ({_rel(wh)})"},
     }
+    if "pocketsphinx" in engines:
+        import pocketsphinx
+
+        ps = Path(pocketsphinx.get_model_path()) / "en-us"
+        sizes["pocketsphinx"] = {
+            "bytes": dir_bytes(ps / "en-us", ps / "cmudict-en-us.dict"),
+            "what": "en-us acoustic model + cmudict-en-us.dict (the JSGF grammar replaces the "
+                    "language model)"}
+    if "whisper" in engines:
+        from bench.engines import whisper_model_dir
+
+        wh = whisper_model_dir()
+        sizes["whisper"] = {"bytes": dir_bytes(wh), "what": f"CTranslate2 tiny.en ({_rel(wh)})"}
+    return sizes
 
 
 def scored(rec: Mapping[str, Any], engine: str) -> Scored:
@@ -455,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         aarch64_result = (None if args.skip_aarch64
                           else run_aarch64(20 if args.quick else aarch64.DEFAULT_CLIPS))
 
-    sizes = model_sizes(model)
+    sizes = model_sizes(model, list(results))
     per: dict[str, dict[str, Metrics]] = {}
     cost: dict[str, dict[str, Any]] = {}
     stages: dict[str, dict[str, float]] = {}
