@@ -16,7 +16,6 @@ import time
 import numpy as np
 
 from edgeasr.audio import read_wav
-from edgeasr.features import features
 from edgeasr.recognizer import Recognizer
 
 
@@ -31,7 +30,7 @@ def main(argv: list[str]) -> int:
     for wav in argv[1:]:
         audio = read_wav(wav)
         result = rec.recognize(audio)
-        logits = rec.model.logits(features(audio))
+        logits = rec.model.logits(rec.model.features(audio))
         out.append({"wav": wav, "text": result.text, "intent": result.intent,
                     "telegrams": [t.to_json() for t in result.telegrams],
                     "confidence": result.confidence,

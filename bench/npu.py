@@ -201,12 +201,18 @@ def analyse(path: str | Path = DEFAULT_MODEL) -> Report:
                           full_int, all(t.per_tensor for t in ins + outs), name in NPU_OPS))
     inp = _tensor(interp.get_input_details()[0], False)
     out = _tensor(interp.get_output_details()[0], False)
-    stride = inp.shape[1] - 2 * CONTEXT
+    # Frames whose phones one window predicts; a model with a front network also takes
+    # context frames before and after them (its edgeasr.json says how many).
+    meta = path.with_suffix(".json")
+    left, right = json.loads(meta.read_text()).get("context", (0, 0)) if meta.is_file() else (0, 0)
+    window = inp.shape[1] - left - right
+    stride = window - 2 * CONTEXT
     notes = []
-    if inp.shape[1] // SUBSAMPLING != out.shape[1]:
-        notes.append(f"output frames {out.shape[1]} != input frames / {SUBSAMPLING}")
+    if window // SUBSAMPLING != out.shape[1]:
+        notes.append(f"output frames {out.shape[1]} != (input frames - context {left}+{right})"
+                     f" / {SUBSAMPLING}")
     return Report(str(path), path.stat().st_size, inp, out, ops, stride,
-                  (inp.shape[1] - 2 * EDGE) * FRAME_S, notes)
+                  (window - 2 * EDGE) * FRAME_S, notes)
 
 
 def _types(ts: list[TensorInfo]) -> str:
