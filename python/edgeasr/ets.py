@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from xknx.telegram.address import GroupAddress
 
 from edgeasr.building import DEVICE_TYPES, dpt_allowed
 from edgeasr.grammar.numbers import number_words
@@ -311,7 +312,7 @@ def _map_function(fn: Mapping[str, Any], gas: dict[str, _Ga], room: str,
             "heating or fan in its name or give it that ETS function type"))
         return None
     chosen: dict[str, _Ga] = {}
-    for g in sorted(usable, key=lambda g: (g.status, _raw(g.address))):
+    for g in sorted(usable, key=lambda g: (g.status, GroupAddress(g.address).raw)):
         slot = _slot(dtype, g)
         if slot is None or g.status:
             why = ("status feedback, not a command" if g.status
@@ -339,15 +340,6 @@ def _map_function(fn: Mapping[str, Any], gas: dict[str, _Ga], room: str,
     return _Device(dtype, fn["name"], spoken,
                    {slot: {"ga": g.address, "dpt": g.dpt or ""} for slot, g in chosen.items()},
                    f'"{fn["name"]}" ({kind})')
-
-
-def _raw(address: str) -> int:
-    parts = [int(p) for p in address.split("/")]
-    if len(parts) == 3:
-        return (parts[0] << 11) | (parts[1] << 8) | parts[2]
-    if len(parts) == 2:
-        return (parts[0] << 11) | parts[1]
-    return parts[0]
 
 
 def _device_entries(devices: list[_Device], room: str) -> list[dict[str, Any]]:
@@ -379,7 +371,7 @@ def building_from_project(project: Mapping[str, Any]) -> EtsImport:
     """Map a parsed ETS project (xknxproject's ``KNXProject``) to building YAML data."""
     unmapped: list[Unmapped] = []
     gas: dict[str, _Ga] = {}
-    for address, ga in sorted(project["group_addresses"].items(), key=lambda kv: _raw(kv[0])):
+    for address, ga in sorted(project["group_addresses"].items(), key=lambda kv: GroupAddress(kv[0]).raw):
         gas[address] = _Ga(address, ga["name"], "", "", _dpt_of(ga, unmapped))
     functions = project.get("functions") or {}
 
