@@ -371,7 +371,9 @@ def building_from_project(project: Mapping[str, Any]) -> EtsImport:
     """Map a parsed ETS project (xknxproject's ``KNXProject``) to building YAML data."""
     unmapped: list[Unmapped] = []
     gas: dict[str, _Ga] = {}
-    for address, ga in sorted(project["group_addresses"].items(), key=lambda kv: GroupAddress(kv[0]).raw):
+    by_address = sorted(project["group_addresses"].items(),
+                        key=lambda kv: GroupAddress(kv[0]).raw)
+    for address, ga in by_address:
         gas[address] = _Ga(address, ga["name"], "", "", _dpt_of(ga, unmapped))
     functions = project.get("functions") or {}
 
