@@ -70,6 +70,7 @@ class TensorInfo:
     dtype: str
     per_tensor: bool  # one scale (or not quantised at all)
     constant: bool
+    index: int = -1  # the graph's tensor index: a weight shared by several ops is one tensor
 
 
 @dataclass
@@ -106,7 +107,16 @@ class Report:
 
     @property
     def params(self) -> int:
-        return sum(o.params for o in self.ops)
+        """Constant elements, each tensor once (the front network's four phases share one
+        set of weights; summing per op counted them four times)."""
+        seen: dict[int, int] = {}
+        for o in self.ops:
+            if o.op == "RESHAPE":  # its constant operand is a shape, not a weight
+                continue
+            for t in o.inputs:
+                if t.constant:
+                    seen[t.index] = int(np.prod(t.shape))
+        return sum(seen.values())
 
     @property
     def window_s(self) -> float:
@@ -152,7 +162,7 @@ class Report:
 def _tensor(d: dict[str, Any], constant: bool) -> TensorInfo:
     scales = d.get("quantization_parameters", {}).get("scales", np.zeros(0))
     return TensorInfo(d["name"], [int(x) for x in d["shape"]], np.dtype(d["dtype"]).name,
-                      len(scales) <= 1, constant)
+                      len(scales) <= 1, constant, int(d["index"]))
 
 
 def _macs(op: str, ins: list[TensorInfo], outs: list[TensorInfo]) -> int:

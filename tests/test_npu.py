@@ -84,3 +84,13 @@ def test_factory_op_set_is_within_the_npu_set() -> None:
     from factory.export import NPU_OPS as FACTORY_OPS
 
     assert FACTORY_OPS <= NPU_OPS
+
+
+def test_shared_weights_are_counted_once() -> None:
+    """The pretrained front network runs at four offsets on one set of weights: the
+    parameter count must count that set once, so it fits in the int8 file it came from."""
+    model = ROOT / "models" / "candidates" / "speech-20" / "edgeasr.tflite"
+    r = analyse(model)
+    per_op = sum(o.params for o in r.ops)
+    assert r.params < per_op  # some weight tensor is read by several ops
+    assert r.params <= r.bytes  # int8 weights: at most one byte each, plus int32 biases
