@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from bench.dataset import HeldoutAudio, make_clips, spread
 from bench.knxbus import Knxd, MulticastMonitor, environment_problem, free_port
 from edgeasr.capture import FRAME
 from edgeasr.grammar import load_building_grammar
+from edgeasr.vad import VadConfig
 from factory import heldout
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,11 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         "latency_ms": {
             "median": statistics.median(latencies) if latencies else None,
             "p95": float(np.percentile(latencies, 95)) if latencies else None,
-            "min": min(latencies, default=None), "max": max(latencies, default=None)},
+            "min": min(latencies, default=None), "max": max(latencies, default=None),
+            "each": [round(x, 1) for x in latencies]},
         "cpu_percent_of_one_core": 100 * cpu / wall,
         "peak_rss_mb": peak_rss,
         "wall_s": wall,
-        "end_silence_s": 0.45,
+        "vad": asdict(VadConfig()),  # the service's defaults, which the run used
     }
     out_json = REPO / "bench" / "results" / "latency.json"
     out_json.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import pytest
 
 from edgeasr.acoustic import Calibration
 from edgeasr.decoder import PhoneGraph, decode
-from edgeasr.grammar import CompiledGrammar, load_building_grammar
+from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
 from edgeasr.lexicon import BLANK, N_OUTPUTS, phone_ids, pronunciations
 from edgeasr.recognizer import Recognizer
 
@@ -150,3 +150,23 @@ def test_recognizer_turns_margins_into_telegrams(grammar: CompiledGrammar) -> No
         assert not result.accepted, other
         assert result.telegrams == [] and result.confidence < 0.5
         assert result.text  # what was heard is still reported
+
+
+def test_settled_says_whether_more_words_could_change_the_meaning(tmp_path: Path) -> None:
+    """"count to forty" may go on to "forty two"; "count to forty two" and a colour
+    followed only by optional politeness cannot change: a live service may act on those at
+    once. The flag is found on the decoded path's end node, not the text."""
+    ctx = tmp_path / "ctx.yaml"
+    ctx.write_text(
+        "context:\n  expressions:\n    go:\n"
+        '      - "count to $pv.TwoDigitInteger:n"\n'
+        '      - "paint it $colour:c (please, now)"\n'
+        '      - "paint it $colour:c with $colour:trim"\n'
+        "  slots:\n    colour: [red, dark blue]\n")
+    graph = PhoneGraph(load_context_grammar(ctx).graph)
+    for text, settled in [("count to forty", False), ("count to forty two", True),
+                          ("count to fifteen", True), ("paint it red please", True),
+                          ("paint it red", False), ("paint it red with dark blue", True)]:
+        hyp = decode(graph, posteriors(text))
+        assert hyp is not None and " ".join(hyp.parse.words) == text
+        assert hyp.settled is settled, text

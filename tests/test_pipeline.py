@@ -1,14 +1,21 @@
-"""Wake-phrase grammar and the endpointer, without audio hardware."""
+"""Wake-phrase grammar, the endpointer and early decisions, without audio hardware."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
 import numpy as np
+import pytest
 from conftest import DEMO_CONFIG
 
 from edgeasr.capture import FRAME
 from edgeasr.grammar import WAKE, load_building_grammar
-from edgeasr.pipeline import DEFAULT_WAKE_PHRASE
+from edgeasr.pipeline import DEFAULT_WAKE_PHRASE, Heard, Mode, Pipeline, PipelineConfig
+from edgeasr.recognizer import Recognizer
 from edgeasr.vad import Endpointer, VadConfig
+
+SpeakAudio = Callable[..., np.ndarray]
 
 
 def test_wake_phrase_alone_sends_nothing_and_with_a_command_sends_it() -> None:
@@ -41,13 +48,69 @@ def test_endpointer_returns_each_utterance_once() -> None:
         assert 0.75 * 16000 <= len(u) <= 1.6 * 16000
 
 
-def test_early_decode_is_offered_once_per_pause() -> None:
+def test_a_decode_is_offered_once_per_pause() -> None:
+    """The utterance so far comes out at the first quiet frame of each pause (two here: a
+    short gap inside the utterance and its end), and only as far as it has been heard."""
     t = np.arange(8000) / 16000
     burst = (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
     quiet = np.zeros(16000, np.float32) + 1e-4
-    ep = Endpointer(VadConfig(early_silence_s=0.16))
-    early = 0
-    for f in _frames(np.concatenate([quiet, burst, quiet])):
+    gap = np.zeros(1600, np.float32) + 1e-4  # 100 ms: shorter than end_silence_s
+    ep = Endpointer(VadConfig())
+    offered = []
+    for f in _frames(np.concatenate([quiet, burst, gap, burst, quiet])):
         ep.push(f)
-        early += ep.early() is not None
-    assert early == 1
+        if (so_far := ep.paused()) is not None:
+            offered.append(len(so_far))
+            assert ep.quiet_s == pytest.approx(0.02)
+    assert len(offered) == 2
+    assert offered[0] < 16000 * 0.9 < offered[1]  # the first burst, then both
+
+
+def test_a_fading_tail_far_below_the_utterance_peak_is_quiet() -> None:
+    """In a quiet room the noise floor is ~-100 dB: a tail 45 dB under the talker's peak is
+    above floor + threshold but is not speech; the pause starts where the tail starts."""
+    t = np.arange(8000) / 16000
+    burst = (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    tail = burst[:3200] * 10 ** (-45 / 20)  # 200 ms, 45 dB down
+    quiet = np.zeros(16000, np.float32) + 1e-5
+    for drop_db, expect_tail_in in ((40.0, False), (200.0, True)):
+        ep = Endpointer(VadConfig(peak_drop_db=drop_db))
+        offered = [len(s) for f in _frames(np.concatenate([quiet, burst, tail, quiet]))
+                   if (ep.push(f), s := ep.paused())[1] is not None]
+        assert len(offered) == 1
+        pre_roll = int(VadConfig().pre_roll_s * 16000)
+        heard = offered[0] - pre_roll - FRAME  # what was taken for speech
+        assert (heard > len(burst) + FRAME) is expect_tail_in, (drop_db, heard)
+
+
+def _trim(audio: np.ndarray) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(audio) > 1e-3)
+    return audio[loud[0] : loud[-1] + 1]
+
+
+def test_a_settled_command_is_acted_on_within_a_short_pause(speak_audio: SpeakAudio) -> None:
+    """A command nothing could extend is acted on in a 0.25 s pause, before the talker goes on
+    chatting (end of utterance needs 0.45 s, so without the early decode the two would be
+    one utterance). Real-time paced, as from a microphone."""
+    rec = Recognizer.from_config(DEMO_CONFIG)
+    command = _trim(speak_audio("turn on the kitchen light"))
+    chatter = _trim(speak_audio("what a lovely day it is today"))
+    rng = np.random.default_rng(0)
+    stream = np.concatenate([np.zeros(8000), command, np.zeros(4000), chatter, np.zeros(16000)])
+    stream = (stream + 1e-4 * rng.standard_normal(len(stream))).astype(np.float32)
+
+    async def frames() -> AsyncIterator[np.ndarray]:
+        for f in _frames(stream):
+            await asyncio.sleep(FRAME / 16000)
+            yield f
+
+    async def hear() -> list[Heard]:
+        pipeline = Pipeline(rec, PipelineConfig(mode=Mode.ALWAYS))
+        return [h async for h in pipeline.run(frames())]
+
+    heard = asyncio.run(hear())
+    acted = [h for h in heard if h.acted]
+    assert len(acted) == 1, [(h.result.text, h.result.confidence) for h in heard]
+    assert acted[0].result.settled
+    assert [(t.ga, t.value) for t in acted[0].result.telegrams] == [("1/1/1", True)]
+    assert len(acted[0].audio) < 8000 + len(command) + 4000  # decided inside the pause

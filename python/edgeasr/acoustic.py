@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,7 @@ class AcousticModel:
         self._in_q = inp["quantization"]
         self._out_q = out["quantization"]
         self._in_dtype = inp["dtype"]
+        self._lock = threading.Lock()  # a TFLite interpreter runs one inference at a time
         meta = self._load_meta()
         self.calibration = Calibration(**meta.get("calibration", {}))
         self.frontend = str(meta.get("frontend", "logmel40"))
@@ -129,9 +131,10 @@ class AcousticModel:
             x = np.clip(np.round(window / scale + zero), -128, 127).astype(np.int8)
         else:
             x = window.astype(np.float32)
-        self._interp.set_tensor(self._in_index, x[None])
-        self._interp.invoke()
-        y = self._interp.get_tensor(self._out_index)[0]
+        with self._lock:
+            self._interp.set_tensor(self._in_index, x[None])
+            self._interp.invoke()
+            y = self._interp.get_tensor(self._out_index)[0].copy()
         oscale, ozero = self._out_q
         return (y.astype(np.float32) - ozero) * oscale if oscale else y.astype(np.float32)
 

@@ -16,6 +16,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -63,6 +64,7 @@ class Heard:
     decode_s: float
     audio: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.float32))
     # ``audio``: what was decoded; the service drops it unless debug recording is on
+    in_window: bool = False  # heard while the command window after a wake phrase was open
 
 
 class Pipeline:
@@ -75,6 +77,9 @@ class Pipeline:
         self.set_recognizer(recognizer)
         self.endpointer = Endpointer(self.cfg.vad)
         self._window_until = 0.0
+        # Decoding is CPU work, kept off the event loop so KNX I/O stays live; one thread, so
+        # decodes run in order and never share the model's interpreter.
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="edgeasr-decode")
 
     def set_recognizer(self, recognizer: Recognizer, wake_phrase: str | None = None) -> None:
         """Swap in a new grammar (configuration reload) without stopping the stream."""
@@ -87,7 +92,8 @@ class Pipeline:
                               recognizer.model, recognizer.threshold)
         self.command, self.wake = recognizer, wake
 
-    def _decide(self, audio: np.ndarray) -> Heard:
+    def _evaluate(self, audio: np.ndarray) -> Heard:
+        """What the utterance means, without acting on it (see ``_commit``)."""
         now = time.monotonic()
         t0 = time.perf_counter()
         in_window = now < self._window_until
@@ -103,13 +109,20 @@ class Pipeline:
             result = self.wake.recognize(audio)
             woke = result.accepted
         acted = result.accepted and result.intent != WAKE
-        if woke and result.intent == WAKE:
-            self._window_until = now + self.cfg.command_window_s
+        return Heard(result, woke, acted, now, time.perf_counter() - t0, audio, in_window)
+
+    def _commit(self, heard: Heard) -> Heard:
+        """Open or close the command window for an utterance that is being acted on."""
+        if heard.woke and heard.result.intent == WAKE:
+            self._window_until = time.monotonic() + self.cfg.command_window_s
             log.info("wake phrase heard; listening for a command for %.1f s",
                      self.cfg.command_window_s)
-        elif acted and in_window:
+        elif heard.acted and heard.in_window:
             self._window_until = 0.0
-        return Heard(result, woke, acted, now, time.perf_counter() - t0, audio)
+        return heard
+
+    def _decide(self, audio: np.ndarray) -> Heard:
+        return self._commit(self._evaluate(audio))
 
     def _command(self, audio: np.ndarray) -> Heard:
         now = time.monotonic()
@@ -154,9 +167,9 @@ class Pipeline:
                 wait_release = True
             if too_long or tail > tail_frames:
                 audio, held = np.concatenate(held), None
-                yield await loop.run_in_executor(None, self._command, audio)
+                yield await loop.run_in_executor(self._worker, self._command, audio)
         if held:
-            yield await loop.run_in_executor(None, self._command, np.concatenate(held))
+            yield await loop.run_in_executor(self._worker, self._command, np.concatenate(held))
 
     async def run(self, frames: AsyncIterator[np.ndarray]) -> AsyncIterator[Heard]:
         if self.cfg.mode is Mode.PUSH_TO_TALK:
@@ -164,18 +177,29 @@ class Pipeline:
                 yield heard
             return
         loop = asyncio.get_running_loop()
+        vad = self.cfg.vad
+        ahead: asyncio.Future[Heard] | None = None  # decode of the pause in progress
         async for frame in frames:
             utterance = self.endpointer.push(frame)
             if utterance is None:
-                early = self.endpointer.early()
-                if early is not None:
-                    heard = await loop.run_in_executor(None, self._decide, early)
-                    if heard.acted or heard.woke:
+                quiet = self.endpointer.quiet_s
+                if quiet == 0.0:
+                    ahead = None  # speaking again (or idle): that decode is stale
+                so_far = self.endpointer.paused()
+                if so_far is not None and vad.early_silence_s > 0:
+                    ahead = loop.run_in_executor(self._worker, self._evaluate, so_far)
+                if ahead is not None and ahead.done():
+                    heard = ahead.result()
+                    wait = vad.settled_silence_s if heard.result.settled else vad.early_silence_s
+                    if not (heard.acted or heard.woke):
+                        ahead = None  # not confident: wait for the end of the utterance
+                    elif quiet >= wait:
+                        ahead = None
                         self.endpointer.discard()
-                        yield heard
+                        yield self._commit(heard)
                 continue
-            # Decoding is CPU work: keep it off the event loop so KNX I/O stays live.
-            yield await loop.run_in_executor(None, self._decide, utterance)
+            ahead = None
+            yield await loop.run_in_executor(self._worker, self._decide, utterance)
         tail = self.endpointer.flush()
         if tail is not None:
-            yield await loop.run_in_executor(None, self._decide, tail)
+            yield await loop.run_in_executor(self._worker, self._decide, tail)

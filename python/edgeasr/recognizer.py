@@ -32,6 +32,9 @@ class Result:
     telegrams: list[Telegram]
     confidence: float
     timings: dict[str, float] = field(default_factory=dict)
+    # The sentence could not go on to mean anything else (see WordGraph.settled): a live
+    # service may act on it after a shorter pause.
+    settled: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -106,7 +109,8 @@ class Recognizer:
         t = time.perf_counter()
         confidence = self.model.calibration.confidence(*hyp.features)
         parse = hyp.parse
-        result = Result(parse.text, None, dict(parse.slots), [], confidence)
+        result = Result(parse.text, None, dict(parse.slots), [], confidence,
+                        settled=hyp.settled)
         if confidence >= self.threshold:
             result.intent = parse.intent
             if self.grammar.resolve is not None:

@@ -10,9 +10,11 @@ building configuration while the KNX connection stays up.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import logging
 import os
+import platform
 import signal
 import time
 from pathlib import Path
@@ -53,6 +55,10 @@ class ListenConfig(_Strict):
     wake_phrase: str | None = None  # default: the building's wake_phrase, else DEFAULT
     command_window_s: Annotated[float, Field(gt=0)] = 5.0
     end_silence_s: Annotated[float, Field(gt=0)] = 0.45
+    # Act on a confident command after this much quiet (0: only at end_silence_s) ...
+    early_silence_s: Annotated[float, Field(ge=0)] = 0.16
+    # ... or after this much when no further word could change its meaning.
+    settled_silence_s: Annotated[float, Field(ge=0)] = 0.06
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
     button: ButtonConfig | None = None  # push_to_talk: where the button is
     max_press_s: Annotated[float, Field(gt=0)] = 10.0  # push_to_talk: longest press decoded
@@ -61,6 +67,10 @@ class ListenConfig(_Strict):
     def _button_for_ptt(self) -> ListenConfig:
         if self.mode is Mode.PUSH_TO_TALK and self.button is None:
             raise ValueError("mode push_to_talk needs 'button' (type gpio, evdev, file or signal)")
+        if not self.settled_silence_s <= self.early_silence_s < self.end_silence_s:
+            raise ValueError(
+                f"expected settled_silence_s <= early_silence_s < end_silence_s, got "
+                f"{self.settled_silence_s} / {self.early_silence_s} / {self.end_silence_s}")
         return self
 
 
@@ -149,9 +159,25 @@ def make_source(cfg: AudioConfig) -> AudioSource:
     return StdinSource()
 
 
+def keep_heap_small() -> bool:
+    """glibc only: one malloc arena and a fixed mmap threshold for the long-running service.
+
+    Each decode allocates a few MB in an executor thread; by default glibc gives that thread
+    its own arena and raises the mmap threshold after the first large free, so the memory
+    stays resident after the decode.
+    """
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    m_mmap_threshold, m_arena_max = -3, -8  # <malloc.h>
+    return bool(libc.mallopt(m_mmap_threshold, 256 * 1024) and libc.mallopt(m_arena_max, 1))
+
+
 class Service:
     def __init__(self, cfg: ServiceConfig) -> None:
         self.cfg = cfg
+        if not keep_heap_small():
+            log.debug("not glibc: malloc left as it is")
         self.notifier = sdnotify.SystemdNotifier()
         button = cfg.listen.button
         self.button = (make_button(button) if button is not None
@@ -179,7 +205,10 @@ class Service:
         rec, wake = self._recognizer()
         return Pipeline(rec, PipelineConfig(
             mode=listen.mode, wake_phrase=wake, command_window_s=listen.command_window_s,
-            vad=VadConfig(end_silence_s=listen.end_silence_s), max_press_s=listen.max_press_s),
+            vad=VadConfig(end_silence_s=listen.end_silence_s,
+                          early_silence_s=listen.early_silence_s,
+                          settled_silence_s=listen.settled_silence_s),
+            max_press_s=listen.max_press_s),
             self.button)
 
     def reload(self) -> None:

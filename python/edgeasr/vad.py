@@ -20,9 +20,17 @@ FRAME_S = FRAME / 16000
 @dataclass
 class VadConfig:
     threshold_db: float = 9.0  # speech: this far above the noise floor
+    # ... and, once an utterance has started, within this much of its loudest frame: in a
+    # quiet room the floor is so low that a word's fading tail would otherwise count as
+    # speech for several frames after the talker has stopped.
+    peak_drop_db: float = 40.0
     min_speech_s: float = 0.25  # shorter bursts are clicks, not speech
     end_silence_s: float = 0.45  # this much quiet ends an utterance
-    early_silence_s: float = 0.16  # after this much quiet, try a decode ahead of the end; 0: off
+    # A decode starts at the first quiet frame of every pause; a confident command from it is
+    # acted on after this much quiet (0: only at end_silence_s) ...
+    early_silence_s: float = 0.16
+    # ... or after this much, when no word the speaker could add would change its meaning.
+    settled_silence_s: float = 0.06
     max_utterance_s: float = 8.0
     pre_roll_s: float = 0.3  # audio kept from before the onset
     floor_window_s: float = 3.0  # the noise floor is a low percentile of this much history
@@ -38,6 +46,7 @@ class Endpointer:
         self._utt: list[np.ndarray] = []
         self._speech_frames = 0
         self._quiet = 0
+        self._peak_db = -200.0
         self.in_speech = False
 
     @property
@@ -55,8 +64,11 @@ class Endpointer:
                 self._utt = list(self._pre)
                 self._speech_frames = 1
                 self._quiet = 0
+                self._peak_db = db
             return None
         self._utt.append(frame)
+        self._peak_db = max(self._peak_db, db)
+        loud = loud and db > self._peak_db - self.cfg.peak_drop_db
         if loud:
             self._speech_frames += 1
             self._quiet = 0
@@ -71,14 +83,18 @@ class Endpointer:
                 return np.concatenate(utt)
         return None
 
-    def early(self) -> np.ndarray | None:
-        """The utterance so far, once, when its trailing quiet reaches ``early_silence_s``.
+    @property
+    def quiet_s(self) -> float:
+        """How long the utterance in progress has been quiet (0 while speaking or idle)."""
+        return self._quiet * FRAME_S if self.in_speech else 0.0
 
-        A confident command decoded from it can be acted on at once instead of waiting for
-        the full end of speech; otherwise the utterance simply continues.
+    def paused(self) -> np.ndarray | None:
+        """The utterance so far, at the first quiet frame of each pause in it.
+
+        Decoding it then, while the endpointer waits to see whether the person goes on,
+        makes the result ready by the time the pause is long enough to act on.
         """
-        early = int(round(self.cfg.early_silence_s / FRAME_S))
-        if (not self.in_speech or early <= 0 or self._quiet != early
+        if (not self.in_speech or self._quiet != 1
                 or self._speech_frames * FRAME_S < self.cfg.min_speech_s):
             return None
         return np.concatenate(self._utt)

@@ -114,6 +114,75 @@ class WordGraph:
     def out_arcs(self, node: int) -> list[int]:
         return self._out_arcs[node]
 
+    def settled(self, word_ids: Sequence[int]) -> bool:
+        """Whether every sentence that starts with these words means the same thing.
+
+        Then nothing more the speaker could add ("please", "now") changes the intent or a
+        slot, so a service may act without waiting to hear whether they go on. "count to
+        forty" is not settled ("forty two" may follow); "count to forty two" is.
+        """
+        paths: dict[int, set[tuple[int, ...]]] = self._closure_all({START: {()}})
+        for wid in word_ids:
+            nxt: dict[int, set[tuple[int, ...]]] = {}
+            for node, outs in paths.items():
+                for a in self._out_arcs[node]:
+                    if self.word[a] == wid:
+                        o = int(self.out[a])
+                        nxt.setdefault(int(self.dst[a]), set()).update(
+                            (*x, o) if o >= 0 else x for x in outs)
+            paths = self._closure_all(nxt)
+        meanings = set()
+        for node, outs in paths.items():
+            ends = self._endings(node)
+            if ends is None:
+                return False
+            for x in outs:
+                for e in ends:
+                    parse = self.interpret((), x + e)
+                    meanings.add((parse.intent, tuple(sorted(map(repr, parse.slots.items())))))
+            if len(meanings) > 1:
+                return False
+        return len(meanings) == 1
+
+    def _closure_all(self, paths: dict[int, set[tuple[int, ...]]]
+                     ) -> dict[int, set[tuple[int, ...]]]:
+        """``paths`` plus every node reachable over word-less arcs, with all their outputs."""
+        result = {n: set(o) for n, o in paths.items()}
+        stack = list(result)
+        while stack:
+            node = stack.pop()
+            for a in self._out_arcs[node]:
+                if self.word[a] >= 0:
+                    continue
+                d, o = int(self.dst[a]), int(self.out[a])
+                new = {(*x, o) if o >= 0 else x for x in result[node]}
+                if not new <= result.setdefault(d, set()):
+                    result[d] |= new
+                    stack.append(d)
+        return result
+
+    def _endings(self, node: int, limit: int = 8) -> frozenset[tuple[int, ...]] | None:
+        """The output sequences from ``node`` to FINAL; None if more than ``limit``."""
+        memo: dict[int, frozenset[tuple[int, ...]] | None] = self.__dict__.setdefault(
+            "_endings_memo", {})
+        if node in memo:
+            return memo[node]
+        if node == FINAL:
+            memo[node] = frozenset({()})
+            return memo[node]
+        memo[node] = None  # a cycle back to here counts as "could go on differently"
+        found: set[tuple[int, ...]] = set()
+        for a in self._out_arcs[node]:
+            rest = self._endings(int(self.dst[a]), limit)
+            if rest is None:
+                return None
+            o = int(self.out[a])
+            found |= {(o, *r) if o >= 0 else r for r in rest}
+            if len(found) > limit:
+                return None
+        memo[node] = frozenset(found)
+        return memo[node]
+
     def interpret(self, word_ids: Iterable[int], output_ids: Iterable[int]) -> Parse:
         intent = ""
         slots: dict[str, Any] = {}
