@@ -6,8 +6,9 @@ import io
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-import soxr
+
+# soundfile and soxr are imported where they are used: the service reading a 16 kHz
+# microphone never needs them, and each costs a few MB of resident memory.
 
 SAMPLE_RATE = 16000
 MAX_SECONDS = 3600.0  # refuse inputs that would not fit a sensible memory budget
@@ -23,12 +24,16 @@ def to_mono_16k(audio: np.ndarray, rate: int, name: str = "<audio>") -> np.ndarr
     if rate <= 0:
         raise AudioError(f"{name}: sample rate {rate} Hz is invalid")
     if rate != SAMPLE_RATE:
+        import soxr
+
         audio = soxr.resample(audio, rate, SAMPLE_RATE)
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
 def read_wav(path: str | Path) -> np.ndarray:
     """Read a WAV file (any rate, any channel count) as 16 kHz mono float32 in [-1, 1]."""
+    import soundfile as sf
+
     p = Path(path)
     if not p.exists():
         raise AudioError(f"{p}: no such file (expected a WAV file)")
@@ -63,10 +68,14 @@ def read_pcm(data: bytes, name: str = "stdin") -> np.ndarray:
 
 
 def write_wav(path: str | Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
+    import soundfile as sf
+
     sf.write(str(path), audio, rate, subtype="PCM_16")
 
 
 def wav_bytes(audio: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
+    import soundfile as sf
+
     buf = io.BytesIO()
     sf.write(buf, audio, rate, format="WAV", subtype="PCM_16")
     return buf.getvalue()
