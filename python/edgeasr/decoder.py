@@ -29,10 +29,6 @@ class Hypothesis:
     worst_word: float  # the largest per-frame shortfall of any one word (0 = all fit)
     phones: int  # phones emitted on the best path
     settled: bool = False  # nothing the speaker could add would change the meaning
-    # Shortfall summed over the frames before the first word and after the last phone, and
-    # how many there are: noise there (a TV talking) is not the speaker's command.
-    edge_shortfall: float = 0.0
-    edge_frames: int = 0
 
     @property
     def margin(self) -> float:
@@ -267,14 +263,9 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray) -> Hypothesis | None:
     parse = pg.graph.interpret(words, outputs)
     labels = pg.lab[path]
     starts = (labels != BLANK) & np.concatenate([[True], path[1:] != path[:-1]])
-    spoken = np.flatnonzero(labels != BLANK)
-    first = int(np.argmax(path != pg.lead)) if (path != pg.lead).any() else t_len
-    last = int(spoken[-1]) if len(spoken) else t_len - 1
-    shortfall = log_probs.max(axis=1) - log_probs[np.arange(t_len), labels]
-    edge = float(shortfall[:first].sum() + shortfall[last + 1 :].sum())
     return Hypothesis(parse, total, free_path_score(log_probs),
                       _worst_word(pg, log_probs, path), int(starts.sum()),
-                      pg.graph.settled(words), edge, first + t_len - 1 - last)
+                      pg.graph.settled(words))
 
 
 def _worst_word(pg: PhoneGraph, log_probs: np.ndarray, path: np.ndarray) -> float:
