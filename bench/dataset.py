@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bench import conditions as cond
-from bench.synth import JoeVoice
+from bench.synth import JoeVoice, TrainingVoice
 from edgeasr.audio import read_wav, write_wav
 from edgeasr.grammar import CompiledGrammar
 from edgeasr.telegram import Telegram
@@ -86,13 +86,17 @@ def spread(items: Sequence[Clip], n: int) -> list[Clip]:
 class HeldoutAudio:
     """Makes (or reads from the cache) the audio of a clip under a condition."""
 
-    def __init__(self, cache: Path = DEFAULT_CACHE, voice: JoeVoice | None = None) -> None:
-        self.root = cache / CACHE_VERSION
+    def __init__(self, cache: Path = DEFAULT_CACHE,
+                 voice: JoeVoice | TrainingVoice | None = None) -> None:
         self.voice = voice or JoeVoice()
+        # A dev voice gets a tree of its own: its clips must never mix with joe's.
+        tag = getattr(self.voice, "tag", None)
+        self.root = cache / CACHE_VERSION / tag if tag else cache / CACHE_VERSION
+        self._raw = "speech" if tag else "joe"  # the unprocessed utterances
         self._tv_lines: list[np.ndarray] | None = None
 
     def _utterance(self, name: str, text: str) -> np.ndarray:
-        path = self.root / "joe" / f"{name}.wav"
+        path = self.root / self._raw / f"{name}.wav"
         if path.exists():
             return read_wav(path)
         audio = self.voice.speak(text)

@@ -29,7 +29,7 @@ from bench.engines import EdgeASREngine, Engine, PocketSphinxEngine
 from bench.metrics import Metrics, summarise
 from bench.report import write_json, write_markdown, write_plot
 from bench.runner import Record, run
-from bench.synth import voice_description
+from bench.synth import TrainingVoice, voice_description
 from bench.targets import check
 from edgeasr.acoustic import ModelError, find_model
 from edgeasr.grammar import load_building_grammar
@@ -83,6 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--engines", default="edgeasr,pocketsphinx",
                    help="comma-separated subset of: edgeasr, pocketsphinx")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="WAV cache folder")
+    p.add_argument("--dev-voice", metavar="ENGINE:VOICE",
+                   help="speak the clips in a training voice (e.g. flite:slt) instead of joe: a "
+                        "dev set for tuning and comparing models; needs --out")
     p.add_argument("--synth-only", action="store_true",
                    help="only make the missing held-out WAVs (no engines, no reports)")
     p.add_argument("-v", "--verbose", action="store_true")
@@ -91,6 +94,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [c for c in args.conditions if c not in cond.CONDITIONS]
     if unknown or not args.conditions:
         p.error(f"unknown condition(s) {unknown}; choose from {list(cond.CONDITIONS)}")
+    if args.dev_voice and args.out is None:
+        p.error("--dev-voice needs --out: docs/accuracy.md is the held-out (joe) result")
     args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     if not args.engines or set(args.engines) - {"edgeasr", "pocketsphinx"}:
         p.error("--engines takes edgeasr and/or pocketsphinx")
@@ -159,7 +164,12 @@ def main(argv: list[str] | None = None) -> int:
             engines.append(PocketSphinxEngine(grammar))
 
     t0 = time.perf_counter()
-    audio = HeldoutAudio(args.cache)
+    try:
+        voice = TrainingVoice(args.dev_voice) if args.dev_voice else None
+    except ValueError as err:
+        print(f"bench.eval: {err}", file=sys.stderr)
+        return 2
+    audio = HeldoutAudio(args.cache, voice)
     made = audio.build(clips, args.conditions)
     synth_s = time.perf_counter() - t0
     log.info("held-out audio: %d clips made, %d cached (%.0f s)",
@@ -190,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "engines": {e.name: e.describe() for e in engines},
         "dataset": {
-            "voice": voice_description(),
+            "voice": voice.description() if voice is not None else voice_description(),
+            "held_out": voice is None,
             "n_commands": len(commands), "n_non_commands": len(non),
             "command_source": "factory.heldout.command_texts: the 28 demo phrases + 140 "
                               "sampled grammar sentences, excluded from training",
@@ -226,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     write_json(json_path, summary)
     write_plot(png_path, per, args.conditions,
-               f"Held-out joe voice, {len(commands)} commands + {len(non)} non-commands per "
+               (f"Dev voice {args.dev_voice}" if voice else "Held-out joe voice")
+               + f", {len(commands)} commands + {len(non)} non-commands per "
                f"condition — model {summary['model']['sha256'][:12]}"
                + (" (quick subset)" if args.quick else ""))
     write_markdown(md_path, summary, per, overall, targets, summary["clips"], png_path.name)

@@ -47,3 +47,37 @@ class JoeVoice:
         if rate != SR:
             audio = soxr.resample(audio, rate, SR)
         return np.asarray(audio, dtype=np.float32)
+
+
+class TrainingVoice:
+    """One of the factory's training voices at its default rate: a dev set, not the held-out one.
+
+    ``spec`` is ``engine:name`` as in ``factory.voices`` (e.g. ``flite:slt``,
+    ``festival:cmu_us_slt_arctic_hts``, ``espeak:en-us+f3``). Results on it may be used to
+    tune thresholds and compare models; the held-out joe voice then confirms them once.
+    """
+
+    PITCH = {"espeak": 50.0, "flite": 110.0, "festival": 0.0}
+
+    def __init__(self, spec: str) -> None:
+        from factory.voices import FESTIVAL_VOICES, FLITE_VOICES, Voice, available_engines
+
+        engine, _, name = spec.partition(":")
+        known = {"flite": FLITE_VOICES, "festival": FESTIVAL_VOICES}
+        if engine not in self.PITCH or not name or (engine in known and name not in known[engine]):
+            raise ValueError(f"dev voice {spec!r}: expected espeak:VOICE, flite:"
+                             f"{'|'.join(FLITE_VOICES)} or festival:{'|'.join(FESTIVAL_VOICES)}")
+        if engine not in available_engines():
+            raise ValueError(f"dev voice {spec!r}: {engine} is not installed (make setup)")
+        pitch = 170.0 if (engine, name) == ("flite", "slt") else self.PITCH[engine]
+        self.voice = Voice(engine, name, 1.0, pitch)
+        self.tag = "dev-" + "".join(c if c.isalnum() else "-" for c in spec)
+
+    def speak(self, text: str) -> np.ndarray:
+        from factory.voices import synthesise
+
+        return synthesise(self.voice, text)
+
+    def description(self) -> str:
+        return (f"the training voice {self.voice.label} at its default rate (a dev voice: for "
+                "tuning and comparing models, not the held-out result)")

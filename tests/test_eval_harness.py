@@ -190,3 +190,38 @@ def test_edgeasr_engine_wrapper(grammar: CompiledGrammar) -> None:
     out = engine.recognize(np.zeros(16000, np.float32))
     assert out.telegrams == [] and out.wall_s > 0 and "total" in out.detail["timings"]
     assert engine.describe()["threshold"] == grammar.building.recognizer.threshold
+
+
+def test_dev_voice_run_has_its_own_tree_and_says_it_is_not_held_out(tmp_path: Path) -> None:
+    """`bench.eval --dev-voice`: the same clips spoken by a training voice, for tuning; its
+    WAVs never land in joe's cache tree and its report says what it is."""
+    pytest.importorskip("tflite_runtime")
+    if shutil.which("flite") is None:
+        pytest.skip("flite is not installed")
+    import json
+
+    from bench import eval as heldout_eval
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    code = heldout_eval.main(["--dev-voice", "flite:slt", "--quick", "--engines", "edgeasr",
+                              "--conditions", "clean", "--out", str(out), "--cache", str(cache)])
+    assert code == 0
+    data = json.loads((out / "accuracy.json").read_text())
+    assert data["dataset"]["held_out"] is False and "flite:slt" in data["dataset"]["voice"]
+    assert (cache / "v1" / "dev-flite-slt" / "speech").is_dir()
+    assert not (cache / "v1" / "joe").exists()
+    assert "not the held-out result" in (out / "accuracy.md").read_text()
+    assert data["results"]["edgeasr"]["clean"]["correct"] > 0  # a voice it was trained on
+
+
+def test_dev_voice_needs_an_output_folder_and_a_known_voice(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import eval as heldout_eval
+
+    with pytest.raises(SystemExit):
+        heldout_eval.main(["--dev-voice", "flite:slt"])
+    assert "--dev-voice needs --out" in capsys.readouterr().err
+    code = heldout_eval.main(["--dev-voice", "flite:nobody", "--out", str(tmp_path),
+                              "--cache", str(tmp_path)])
+    assert code == 2
+    assert "expected espeak:VOICE, flite:kal|" in capsys.readouterr().err
