@@ -90,9 +90,24 @@ def pad_silence(rng: np.random.Generator, audio: np.ndarray) -> np.ndarray:
     return np.pad(audio, (before, after))
 
 
+def own_voice_tv(rng: np.random.Generator, own: np.ndarray, k: int) -> np.ndarray:
+    """``k`` talkers made from one line in the speaker's own voice, each at its own speed
+    (pitch) and start, quieter one after another."""
+    parts = []
+    for i in range(k):
+        p = speed(own, rng.uniform(0.85, 1.18))
+        parts.append(np.roll(p, int(rng.integers(0, len(p)))) * 0.8**i)
+    n = max(len(p) for p in parts)
+    return sum(np.pad(p, (0, n - len(p))) for p in parts).astype(np.float32)
+
+
 def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray],
-            strength: float = 1.0) -> np.ndarray:
-    """One random room/microphone/noise condition; ``strength`` 0 gives a clean copy."""
+            strength: float = 1.0, own: np.ndarray | None = None,
+            own_share: float = 0.0) -> np.ndarray:
+    """One random room/microphone/noise condition; ``strength`` 0 gives a clean copy.
+
+    ``own``: chatter in the speaker's own voice; that share of the talker noise uses it.
+    """
     x = speed(audio, rng.uniform(0.88, 1.14)) if rng.random() < 0.7 else audio
     x = pad_silence(rng, x)
     if strength <= 0:
@@ -106,9 +121,12 @@ def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray
         talkers = kind < 0.45 and bool(babble)
         if talkers:
             k = int(rng.integers(1, 4))
-            parts = [babble[int(i)] for i in rng.integers(0, len(babble), k)]
-            n = max(len(p) for p in parts)
-            noise = sum(np.pad(p, (0, n - len(p))) for p in parts)
+            if own is not None and len(own) and rng.random() < own_share:
+                noise = own_voice_tv(rng, own, k)
+            else:
+                parts = [babble[int(i)] for i in rng.integers(0, len(babble), k)]
+                n = max(len(p) for p in parts)
+                noise = sum(np.pad(p, (0, n - len(p))) for p in parts)
             if rng.random() < 0.4:  # a TV: talkers over music
                 noise = noise / (np.std(noise) + 1e-9) + 0.5 * music(rng, len(noise))
         elif kind < 0.6:

@@ -76,7 +76,10 @@ def write(path: Path, meta: dict) -> None:
         "commands with rooms the building lacks, and chatter. The evaluation sentences "
         "(`models/factory/heldout.py`) are removed from training.",
         "- Augmentation: reverb (synthetic room impulses, RT60 0.15-0.7 s), cheap-microphone "
-        "band limits and resonances, white/pink/brown noise and babble at -2 to 30 dB SNR, gain.",
+        "band limits and resonances, white/pink/brown noise and babble at -2 to 30 dB SNR, gain"
+        + (f"; {100 * meta['own_tv']:.0f} % of the babble is chatter in the speaker's own voice "
+           "(1-3 talkers at their own speed), like a TV that sounds like them."
+           if meta.get("own_tv") else "."),
         f"- {meta['epochs']} epochs of CTC training; data took {meta['seconds']['data']} s, "
         f"training {meta['seconds']['train']} s, the whole run {meta['seconds']['total']} s "
         "on this machine.",

@@ -30,13 +30,15 @@ class Example:
 _BABBLE: list[np.ndarray] = []
 _ENGINES: list[str] = []
 _FRONTEND = "logmel40"
+_OWN_TV = 0.0
 
 
-def _init_worker(seed: int, frontend_name: str = "logmel40") -> None:
-    global _BABBLE, _ENGINES, _FRONTEND
+def _init_worker(seed: int, frontend_name: str = "logmel40", own_tv: float = 0.0) -> None:
+    global _BABBLE, _ENGINES, _FRONTEND, _OWN_TV
     from factory.corpus import chatter
 
     _FRONTEND = frontend_name
+    _OWN_TV = own_tv
     _ENGINES = available_engines()
     rng = random.Random(seed)
     _BABBLE = [synthesise(random_voice(rng, _ENGINES), chatter(rng)) for _ in range(24)]
@@ -53,26 +55,37 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
         log.warning("synthesis failed for %s %r: %s", voice.label, text, exc)
         return []
     label = np.asarray(phone_ids(phones_for_text(text)), dtype=np.int16)
+    own = None
+    if _OWN_TV > 0 and strength > 0:
+        # Chatter in the speaker's own voice: a TV talker that sounds like them, so the model
+        # must follow the louder voice rather than the one that sounds different.
+        from factory.corpus import chatter
+
+        try:
+            own = synthesise(voice, chatter(rng))
+        except Exception as exc:  # as above: this utterance just gets other babble
+            log.warning("synthesis failed for %s chatter: %s", voice.label, exc)
     out = []
     featurise = frontend(_FRONTEND)
     for c in range(copies):
-        x = aug.augment(nrng, audio, _BABBLE, strength=0.0 if c == 0 and copies > 1 else strength)
+        x = aug.augment(nrng, audio, _BABBLE, strength=0.0 if c == 0 and copies > 1 else strength,
+                        own=own, own_share=_OWN_TV)
         out.append(Example(featurise(x).astype(np.float16), label, kind, voice.label, text))
     return out
 
 
 def build(sentences: list[tuple[str, str]], copies: int, seed: int, workers: int,
           strength: float = 1.0, desc: str = "synthesise",
-          frontend_name: str = "logmel40") -> list[Example]:
+          frontend_name: str = "logmel40", own_tv: float = 0.0) -> list[Example]:
     """Synthesise every sentence once and augment it ``copies`` times (the first copy clean)."""
     jobs = [(seed * 1_000_003 + i, k, t, copies, strength) for i, (k, t) in enumerate(sentences)]
     examples: list[Example] = []
     if workers <= 1:
-        _init_worker(seed, frontend_name)
+        _init_worker(seed, frontend_name, own_tv)
         for j in tqdm(jobs, desc=desc, unit="utt"):
             examples.extend(_make(j))
         return examples
-    with mp.get_context("fork").Pool(workers, _init_worker, (seed, frontend_name)) as pool:
+    with mp.get_context("fork").Pool(workers, _init_worker, (seed, frontend_name, own_tv)) as pool:
         for ex in tqdm(pool.imap(_make, jobs, chunksize=8), total=len(jobs), desc=desc,
                        unit="utt"):
             examples.extend(ex)
