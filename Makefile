@@ -30,8 +30,8 @@ latency: setup
 	$(PY) -m bench.latency
 
 # Benchmarks -> docs/benchmarks.md + docs/img/: accuracy vs SNR against pocketsphinx and
-# Whisper tiny.en, cost per engine, NPU readiness, aarch64 check, model trade-off (about an
-# hour; `make bench BENCH_ARGS=--quick` takes about 15 minutes).
+# Whisper tiny.en, cost per engine, NPU readiness, aarch64 check, model trade-off (42 minutes
+# measured on 2 cores; `make bench BENCH_ARGS=--quick` took 8 minutes).
 BENCH_ARGS ?=
 bench: setup
 	.venv/bin/pip install -q -e "python[dev,factory,bench]"

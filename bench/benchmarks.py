@@ -14,9 +14,9 @@ Writes docs/benchmarks.md, PNG plots under docs/img/ and bench/results/benchmark
 5. the model size/accuracy trade-off from bench/results/alternatives.json
    (``python -m bench.alternatives``; rerun it to add a model variant).
 
-``--quick`` (20 commands + 8 non-commands per condition, 10 conditions) takes about 15
-minutes on 2 busy cores; without it, every held-out clip plus the clean condition (the quick
-report gives the estimate, about 1.5 hours).
+``--quick`` (20 commands + 8 non-commands per condition, 10 conditions) took 8 minutes on 2
+busy cores; without it, every held-out clip plus the clean condition: 42 minutes (the report
+says how long its own run took).
 """
 
 from __future__ import annotations
