@@ -129,6 +129,15 @@ class Pipeline:
     def _decide(self, audio: np.ndarray) -> Heard:
         return self._commit(self._evaluate(audio))
 
+    def decide_in_pause(self, heard: Heard, quiet_s: float) -> bool | None:
+        """For a decode of the utterance so far, made in a pause: act now (True), not yet
+        (False), or never, so wait for the end of the utterance (None)."""
+        if not (heard.acted or heard.woke) or heard.result.confidence < self.cfg.early_confidence:
+            return None
+        vad = self.cfg.vad
+        wait = vad.settled_silence_s if heard.result.settled else vad.early_silence_s
+        return quiet_s + 1e-9 >= wait
+
     def _command(self, audio: np.ndarray) -> Heard:
         now = time.monotonic()
         t0 = time.perf_counter()
@@ -194,13 +203,11 @@ class Pipeline:
                 if so_far is not None and vad.early_silence_s > 0:
                     ahead = loop.run_in_executor(self._worker, self._evaluate, so_far)
                 if ahead is not None and ahead.done():
-                    heard = ahead.result()
-                    wait = vad.settled_silence_s if heard.result.settled else vad.early_silence_s
-                    if (not (heard.acted or heard.woke)
-                            or heard.result.confidence < self.cfg.early_confidence):
-                        ahead = None  # not confident: wait for the end of the utterance
-                    elif quiet >= wait:
-                        ahead = None
+                    verdict = self.decide_in_pause(ahead.result(), quiet)
+                    if verdict is None:
+                        ahead = None  # not confident enough: wait for the end of the utterance
+                    elif verdict:
+                        heard, ahead = ahead.result(), None
                         self.endpointer.discard()
                         yield self._commit(heard)
                 continue

@@ -1,0 +1,140 @@
+"""`python -m bench.early_decisions`: what acting in a pause costs in wrong telegrams.
+
+Each clip is replayed frame by frame through the service's endpointer and the pipeline's
+own rule (``Pipeline.decide_in_pause``), as ``edgeasr serve`` would hear it, except that a
+decode started in a pause is taken to be ready two frames (40 ms) later, so the result does
+not depend on this machine's speed. Per decision policy it counts the commands that sent
+exactly the right telegrams, something wrong, or nothing, and how many were decided in a
+pause. Meant for training voices (``--dev-voice``, as in ``bench.eval``): pick a policy here,
+then measure the held-out voice once with ``make latency``.
+
+    PYTHONPATH=models .venv/bin/python -m bench.early_decisions \\
+        --dev-voice festival:cmu_us_slt_arctic_hts flite:awb espeak:en-us+f3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from bench.dataset import Clip, HeldoutAudio, make_clips, spread
+from bench.synth import TrainingVoice
+from edgeasr.capture import FRAME
+from edgeasr.grammar import load_building_grammar
+from edgeasr.pipeline import Heard, Mode, Pipeline, PipelineConfig
+from edgeasr.recognizer import Recognizer
+from edgeasr.vad import VadConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "examples" / "demo-building.yaml"
+RESULTS = ROOT / "bench" / "results" / "early_decisions.json"
+DECODE_FRAMES = 2  # a decode started in a pause is used this many frames later
+
+POLICIES: dict[str, PipelineConfig] = {
+    "end of utterance only": PipelineConfig(
+        Mode.ALWAYS, vad=VadConfig(early_silence_s=0.0, settled_silence_s=0.0)),
+    # What the service did before settled results existed: any confident decode, 160 ms.
+    "confidence 0.5 after 160 ms": PipelineConfig(
+        Mode.ALWAYS, early_confidence=0.5,
+        vad=VadConfig(settled_silence_s=0.16, peak_drop_db=200.0)),
+    "default (0.8; 60 ms settled, 160 ms not)": PipelineConfig(Mode.ALWAYS),
+}
+
+
+@dataclass
+class Outcome:
+    heard: Heard | None
+    in_pause: bool
+
+
+def replay(pipeline: Pipeline, audio: np.ndarray) -> Outcome:
+    """The decision the service would take for one clip with 1 s of quiet around it."""
+    quiet = np.full(16000, 1e-5, np.float32)
+    stream = np.concatenate([quiet, audio, quiet])
+    ep = pipeline.endpointer
+    ahead: tuple[int, Heard] | None = None
+    for i in range(len(stream) // FRAME):
+        utterance = ep.push(stream[i * FRAME : (i + 1) * FRAME])
+        if utterance is not None:
+            return Outcome(pipeline._evaluate(utterance), False)
+        if ep.quiet_s == 0.0:
+            ahead = None
+        so_far = ep.paused()
+        if so_far is not None and pipeline.cfg.vad.early_silence_s > 0:
+            ahead = (i + DECODE_FRAMES, pipeline._evaluate(so_far))
+        if ahead is not None and i >= ahead[0]:
+            verdict = pipeline.decide_in_pause(ahead[1], ep.quiet_s)
+            if verdict is None:
+                ahead = None
+            elif verdict:
+                ep.discard()
+                return Outcome(ahead[1], True)
+    tail = ep.flush()
+    return Outcome(pipeline._evaluate(tail) if tail is not None else None, False)
+
+
+def score(clip: Clip, outcome: Outcome) -> str:
+    heard = outcome.heard
+    if heard is None or not heard.acted:
+        return "nothing"
+    return "right" if heard.result.telegrams == list(clip.reference) else "wrong"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.early_decisions", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dev-voice", nargs="+", required=True, metavar="ENGINE:VOICE")
+    ap.add_argument("--conditions", default="clean,snr10,reverb")
+    ap.add_argument("--count", type=int, default=100, help="commands per voice and condition")
+    ap.add_argument("--model", type=Path, help="TFLite model (default: the shipped one)")
+    ap.add_argument("--json", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    grammar = load_building_grammar(CONFIG)
+    from factory.heldout import command_texts
+
+    clips = spread(make_clips(grammar, command_texts(grammar.graph), []), args.count)
+    recognizer = Recognizer.from_config(CONFIG, args.model)
+    conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
+    totals: dict[str, Counter[str]] = {name: Counter() for name in POLICIES}
+    rows = []
+    for spec in args.dev_voice:
+        audio = HeldoutAudio(voice=TrainingVoice(spec))
+        for condition in conditions:
+            pcm = [audio.load(c, condition) for c in clips]
+            for name, cfg in POLICIES.items():
+                counts: Counter[str] = Counter()
+                for clip, x in tqdm(list(zip(clips, pcm, strict=True)),
+                                    desc=f"{spec} {condition} {name}", unit="clip",
+                                    leave=False):
+                    pipeline = Pipeline(recognizer, cfg)
+                    outcome = replay(pipeline, x)
+                    counts[score(clip, outcome)] += 1
+                    counts["decided in a pause"] += outcome.in_pause
+                totals[name].update(counts)
+                rows.append({"voice": spec, "condition": condition, "policy": name, **counts})
+                print(f"{spec:34s} {condition:7s} {name:42s} right {counts['right']:3d}  "
+                      f"wrong {counts['wrong']:3d}  nothing {counts['nothing']:3d}  "
+                      f"in a pause {counts['decided in a pause']:3d}")
+    print("\nall voices and conditions:")
+    for name, c in totals.items():
+        print(f"  {name:42s} right {c['right']:4d}  wrong {c['wrong']:4d}  "
+              f"nothing {c['nothing']:4d}  in a pause {c['decided in a pause']:4d}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({
+        "command": "python -m bench.early_decisions --dev-voice " + " ".join(args.dev_voice)
+                   + f" --conditions {','.join(conditions)} --count {args.count}",
+        "decode_frames": DECODE_FRAMES, "rows": rows,
+        "totals": {k: dict(v) for k, v in totals.items()}}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

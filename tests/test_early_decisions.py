@@ -1,0 +1,28 @@
+"""bench.early_decisions replays a clip through the service's own pause rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from conftest import DEMO_CONFIG
+
+from bench.dataset import Clip
+from bench.early_decisions import POLICIES, replay, score
+from edgeasr.pipeline import Pipeline
+from edgeasr.recognizer import Recognizer
+from edgeasr.telegram import Telegram
+
+
+def test_a_settled_command_is_decided_in_the_pause_only_when_the_policy_allows(
+        speak_audio: Callable[..., np.ndarray]) -> None:
+    text = "turn on the kitchen light"
+    clip = Clip("cmd000", text, "command", (Telegram("1/1/1", "1.001", True),))
+    audio = speak_audio(text)
+    rec = Recognizer.from_config(DEMO_CONFIG)
+    waited = replay(Pipeline(rec, POLICIES["end of utterance only"]), audio)
+    early = replay(Pipeline(rec, POLICIES["default (0.8; 60 ms settled, 160 ms not)"]), audio)
+    assert (score(clip, waited), waited.in_pause) == ("right", False)
+    assert (score(clip, early), early.in_pause) == ("right", True)
+    wrong = Clip("cmd001", text, "command", (Telegram("1/1/1", "1.001", False),))
+    assert score(wrong, early) == "wrong"
