@@ -59,8 +59,10 @@ class ListenConfig(_Strict):
     early_silence_s: Annotated[float, Field(ge=0)] = 0.16
     # ... or after this much when no further word could change its meaning.
     settled_silence_s: Annotated[float, Field(ge=0)] = 0.06
-    # ... and only with at least this confidence (a sentence cut off may fit a command).
+    # Confidence needed to act in a pause: settled results after settled_silence_s, others
+    # after early_silence_s (a sentence cut off may fit a command; docs/knx.md).
     early_confidence: Annotated[float, Field(ge=0, le=1)] = 0.8
+    pause_confidence: Annotated[float, Field(ge=0, le=1)] = 0.8
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
     button: ButtonConfig | None = None  # push_to_talk: where the button is
     max_press_s: Annotated[float, Field(gt=0)] = 10.0  # push_to_talk: longest press decoded
@@ -207,7 +209,7 @@ class Service:
         rec, wake = self._recognizer()
         return Pipeline(rec, PipelineConfig(
             mode=listen.mode, wake_phrase=wake, command_window_s=listen.command_window_s,
-            early_confidence=listen.early_confidence,
+            early_confidence=listen.early_confidence, pause_confidence=listen.pause_confidence,
             vad=VadConfig(end_silence_s=listen.end_silence_s,
                           early_silence_s=listen.early_silence_s,
                           settled_silence_s=listen.settled_silence_s),
