@@ -42,13 +42,11 @@ POLICIES: dict[str, PipelineConfig] = {
         Mode.ALWAYS, vad=VadConfig(early_silence_s=0.0, settled_silence_s=0.0)),
     # What the service did before settled results existed: any confident decode, 160 ms.
     "confidence 0.5 after 160 ms": PipelineConfig(
-        Mode.ALWAYS, early_confidence=0.5, pause_confidence=0.5,
-        vad=VadConfig(settled_silence_s=0.16, peak_drop_db=200.0)),
-    "0.8 settled after 60 ms, 0.5 after 160 ms": PipelineConfig(
-        Mode.ALWAYS, pause_confidence=0.5),
-    "as above, no peak rule": PipelineConfig(
-        Mode.ALWAYS, pause_confidence=0.5, vad=VadConfig(peak_drop_db=200.0)),
-    "default (0.8; 60 ms settled, 160 ms not)": PipelineConfig(Mode.ALWAYS),
+        Mode.ALWAYS, early_confidence=0.5, vad=VadConfig(settled_silence_s=0.16)),
+    "0.8 after 60 ms only": PipelineConfig(Mode.ALWAYS, pause_confidence=0.8),
+    "default (0.8 settled after 60 ms, 0.5 after 160 ms)": PipelineConfig(Mode.ALWAYS),
+    "default, quiet also 40 dB under the peak": PipelineConfig(
+        Mode.ALWAYS, vad=VadConfig(peak_drop_db=40.0)),
 }
 
 

@@ -9,7 +9,7 @@ from conftest import DEMO_CONFIG
 
 from bench.dataset import Clip
 from bench.early_decisions import POLICIES, replay, score
-from edgeasr.pipeline import Pipeline
+from edgeasr.pipeline import Mode, Pipeline, PipelineConfig
 from edgeasr.recognizer import Recognizer
 from edgeasr.telegram import Telegram
 
@@ -21,7 +21,7 @@ def test_a_settled_command_is_decided_in_the_pause_only_when_the_policy_allows(
     audio = speak_audio(text)
     rec = Recognizer.from_config(DEMO_CONFIG)
     waited = replay(Pipeline(rec, POLICIES["end of utterance only"]), audio)
-    early = replay(Pipeline(rec, POLICIES["default (0.8; 60 ms settled, 160 ms not)"]), audio)
+    early = replay(Pipeline(rec, PipelineConfig(Mode.ALWAYS)), audio)  # the service's defaults
     assert (score(clip, waited), waited.in_pause) == ("right", False)
     assert (score(clip, early), early.in_pause) == ("right", True)
     wrong = Clip("cmd001", text, "command", (Telegram("1/1/1", "1.001", False),))

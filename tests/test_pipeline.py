@@ -73,7 +73,7 @@ def test_a_fading_tail_far_below_the_utterance_peak_is_quiet() -> None:
     burst = (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
     tail = burst[:3200] * 10 ** (-45 / 20)  # 200 ms, 45 dB down
     quiet = np.zeros(16000, np.float32) + 1e-5
-    for drop_db, expect_tail_in in ((40.0, False), (200.0, True)):
+    for drop_db, expect_tail_in in ((40.0, False), (None, True)):
         ep = Endpointer(VadConfig(peak_drop_db=drop_db))
         offered = [len(s) for f in _frames(np.concatenate([quiet, burst, tail, quiet]))
                    if (ep.push(f), s := ep.paused())[1] is not None]

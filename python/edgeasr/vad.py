@@ -20,10 +20,10 @@ FRAME_S = FRAME / 16000
 @dataclass
 class VadConfig:
     threshold_db: float = 9.0  # speech: this far above the noise floor
-    # ... and, once an utterance has started, within this much of its loudest frame: in a
-    # quiet room the floor is so low that a word's fading tail would otherwise count as
-    # speech for several frames after the talker has stopped.
-    peak_drop_db: float = 40.0
+    # Optionally also, once an utterance has started, within this much of its loudest frame
+    # (a fading tail in a very quiet room then ends sooner). Off: on training voices 40 dB
+    # gave 2 more wrong telegrams in reverb (bench.early_decisions, docs/knx.md).
+    peak_drop_db: float | None = None
     min_speech_s: float = 0.25  # shorter bursts are clicks, not speech
     end_silence_s: float = 0.45  # this much quiet ends an utterance
     # A decode starts at the first quiet frame of every pause; a confident command from it is
@@ -68,7 +68,8 @@ class Endpointer:
             return None
         self._utt.append(frame)
         self._peak_db = max(self._peak_db, db)
-        loud = loud and db > self._peak_db - self.cfg.peak_drop_db
+        if self.cfg.peak_drop_db is not None:
+            loud = loud and db > self._peak_db - self.cfg.peak_drop_db
         if loud:
             self._speech_frames += 1
             self._quiet = 0
