@@ -88,6 +88,7 @@ def write_report(result: dict, out: Path) -> None:
     early = sum(x < 0 for x in each)
     slow = sum(x > 1000 * vad["end_silence_s"] for x in each)
     early_conf = result.get("early_confidence", 0.0)
+    pause_conf = result.get("pause_confidence", early_conf)
     out.mkdir(parents=True, exist_ok=True)
     settled, early_s, end_s = (round(1000 * vad[k]) for k in
                                ("settled_silence_s", "early_silence_s", "end_silence_s"))
@@ -113,8 +114,8 @@ telegram on the bus.
 How the time is spent: the utterance so far is decoded (features, int8 model, grammar
 search) at the first quiet frame of every pause, while the endpointer keeps listening. A
 command decoded with confidence {early_conf:g} or more is sent once the pause reaches
-{settled} ms if no word the grammar allows after it could change it, {early_s} ms if one
-could; otherwise the whole utterance is decoded again at {end_s} ms of quiet
+{settled} ms if no word the grammar allows after it could change it; one of {pause_conf:g} or
+more at {early_s} ms; otherwise the whole utterance is decoded again at {end_s} ms of quiet
 (docs/architecture.md, "Live pipeline"). {early} of the {result['delivered']} telegrams came
 before the measured end of speech: the command was complete and settled in a pause before a
 trailing word such as "please", which cannot change it. {slow} took longer than {end_s} ms:
@@ -190,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": wall,
         "vad": asdict(VadConfig()),  # the service's defaults, which the run used
         "early_confidence": PipelineConfig().early_confidence,
+        "pause_confidence": PipelineConfig().pause_confidence,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1) + "\n")
