@@ -39,6 +39,7 @@ RDEPENDS:${PN} = "\
     python3-core \
     python3-crypt \
     python3-cryptography \
+    python3-ctypes \
     python3-datetime \
     python3-difflib \
     python3-evdev \
