@@ -46,7 +46,8 @@ PRESETS = {
     # The shipped model (see models/MODEL_CARD.md).
     "full": Preset(sentences=9000, copies=2, dev_sentences=300,
                    shape=ModelShape(192, 10, 9), epochs=14, batch_frames=16000),
-    # "full" with half of the talker noise in the speaker's own voice (being measured).
+    # "full" with half of the talker noise in the speaker's own voice: measured, no better in
+    # TV noise (docs/model-alternatives.md, v2-own-tv), so not shipped.
     "full-tv": Preset(sentences=9000, copies=2, dev_sentences=300,
                       shape=ModelShape(192, 10, 9), epochs=14, batch_frames=16000, own_tv=0.5),
     # The pretrained-front-end candidate (v3-speech-20 in docs/model-alternatives.md): far
