@@ -61,6 +61,8 @@ class WordGraph:
         self._out_arcs: list[list[int]] = [[] for _ in range(self.n_nodes)]
         for i, s in enumerate(src):
             self._out_arcs[s].append(i)
+        # node -> output sequences to FINAL (None: too many), filled by _endings on demand
+        self._endings_memo: dict[int, frozenset[tuple[int, ...]] | None] = {}
 
     # -- construction -------------------------------------------------------------------
     def _new_node(self) -> int:
@@ -163,8 +165,7 @@ class WordGraph:
 
     def _endings(self, node: int, limit: int = 8) -> frozenset[tuple[int, ...]] | None:
         """The output sequences from ``node`` to FINAL; None if more than ``limit``."""
-        memo: dict[int, frozenset[tuple[int, ...]] | None] = self.__dict__.setdefault(
-            "_endings_memo", {})
+        memo = self._endings_memo
         if node in memo:
             return memo[node]
         if node == FINAL:
