@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator, Callable
 import numpy as np
 import pytest
 from conftest import DEMO_CONFIG
+from pydantic import ValidationError
 
 from edgeasr.capture import FRAME
 from edgeasr.grammar import WAKE, load_building_grammar
 from edgeasr.pipeline import DEFAULT_WAKE_PHRASE, Heard, Mode, Pipeline, PipelineConfig
 from edgeasr.recognizer import Recognizer
+from edgeasr.service import ListenConfig
 from edgeasr.vad import Endpointer, VadConfig
 
 SpeakAudio = Callable[..., np.ndarray]
@@ -114,3 +116,13 @@ def test_a_settled_command_is_acted_on_within_a_short_pause(speak_audio: SpeakAu
     assert acted[0].result.settled
     assert [(t.ga, t.value) for t in acted[0].result.telegrams] == [("1/1/1", True)]
     assert len(acted[0].audio) < 8000 + len(command) + 4000  # decided inside the pause
+
+
+def test_pause_settings_must_be_in_order() -> None:
+    """A settled wait longer than the early one, or an early wait as long as the end of an
+    utterance, could never be reached: the service configuration refuses them by name."""
+    ListenConfig(settled_silence_s=0.1, early_silence_s=0.2, end_silence_s=0.5)
+    for bad in ({"settled_silence_s": 0.2, "early_silence_s": 0.1},
+                {"early_silence_s": 0.45, "end_silence_s": 0.45}):
+        with pytest.raises(ValidationError, match="settled_silence_s <= early_silence_s"):
+            ListenConfig(**bad)

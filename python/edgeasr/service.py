@@ -71,6 +71,10 @@ class ListenConfig(_Strict):
     def _button_for_ptt(self) -> ListenConfig:
         if self.mode is Mode.PUSH_TO_TALK and self.button is None:
             raise ValueError("mode push_to_talk needs 'button' (type gpio, evdev, file or signal)")
+        return self
+
+    @model_validator(mode="after")
+    def _pauses_in_order(self) -> ListenConfig:
         if not self.settled_silence_s <= self.early_silence_s < self.end_silence_s:
             raise ValueError(
                 f"expected settled_silence_s <= early_silence_s < end_silence_s, got "
