@@ -76,10 +76,10 @@ def held_out_wavs(n: int) -> list[Path]:
         sys.path.insert(0, str(ROOT / "models"))
     from bench.dataset import HeldoutAudio, make_clips, spread
     from edgeasr.grammar import load_building_grammar
-    from factory.heldout import NON_COMMANDS, command_texts
+    from factory.heldout import command_texts, non_command_texts
 
     grammar = load_building_grammar(DEFAULT_CONFIG)
-    clips = make_clips(grammar, command_texts(grammar.graph), NON_COMMANDS)
+    clips = make_clips(grammar, command_texts(grammar.graph), non_command_texts())
     per = n // len(CONDITIONS)
     n_non = max(1, per // 4)
     chosen = (spread([c for c in clips if c.kind == "command"], per - n_non)

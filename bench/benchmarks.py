@@ -430,10 +430,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if str(ROOT / "models") not in sys.path:
         sys.path.insert(0, str(ROOT / "models"))
-    from factory.heldout import NON_COMMANDS, command_texts
+    from factory.heldout import command_texts, non_command_texts
 
     grammar = load_building_grammar(args.config)
-    all_cmds, all_non = command_texts(grammar.graph), list(NON_COMMANDS)
+    all_cmds, all_non = command_texts(grammar.graph), non_command_texts()
     clips = make_clips(grammar, all_cmds, all_non)
     commands = [c for c in clips if c.kind == "command"]
     non = [c for c in clips if c.kind == "non_command"]

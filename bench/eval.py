@@ -142,10 +142,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if str(ROOT / "models") not in sys.path:  # factory.heldout; `make eval` sets PYTHONPATH
         sys.path.insert(0, str(ROOT / "models"))
-    from factory.heldout import NON_COMMANDS, command_texts
+    from factory.heldout import command_texts, non_command_texts
 
     grammar = load_building_grammar(args.config)
-    clips = make_clips(grammar, command_texts(grammar.graph), NON_COMMANDS)
+    clips = make_clips(grammar, command_texts(grammar.graph), non_command_texts())
     commands = [c for c in clips if c.kind == "command"]
     non = [c for c in clips if c.kind == "non_command"]
     if args.quick:
@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             "n_commands": len(commands), "n_non_commands": len(non),
             "command_source": "factory.heldout.command_texts: the 28 demo phrases + 140 "
                               "sampled grammar sentences, excluded from training",
-            "non_command_source": "factory.heldout.NON_COMMANDS",
+            "non_command_source": "factory.heldout.non_command_texts: chatter, questions, rooms "
+                                  "the building lacks, and commands inside longer sentences",
             "n_clips_per_engine": len(records),
             "mean_clip_s": float(np.mean([r.audio_s for r in records])) if records else 0.0,
             "conditions": {c: cond.CONDITIONS[c] for c in args.conditions},

@@ -50,6 +50,20 @@ NON_COMMANDS = [
     "the blinds in this hotel are broken",
 ]
 
+# Near-commands: a whole command inside a longer sentence that means something else (a
+# negation, a question, another time). Acting on the command inside is a false action.
+NEAR_COMMANDS = [
+    "don't turn on the kitchen light", "do not close the bedroom blinds",
+    "turn on the kitchen light and make some coffee",
+    "turn off the office light in five minutes", "never open the living room blinds",
+    "i said turn on the kitchen light yesterday", "start the bathroom fan when i shower",
+    "close the bedroom blinds tomorrow morning", "why did you turn off all the lights",
+    "movie time is at eight", "set the heating in the bedroom to nineteen degrees next week",
+    "who turned on the office light", "can you dim the bedroom light to twenty percent later",
+    "the kitchen light on the left is broken", "remember to stop the bathroom fan tonight",
+    "she said good night and left",
+]
+
 
 def command_texts(graph: WordGraph, n_sampled: int = 140, seed: int = 20261126) -> list[str]:
     rng = random.Random(seed)
@@ -61,5 +75,10 @@ def command_texts(graph: WordGraph, n_sampled: int = 140, seed: int = 20261126) 
     return DEMO_PHRASES + sampled
 
 
+def non_command_texts() -> list[str]:
+    """Everything the evaluation speaks that must send nothing."""
+    return NON_COMMANDS + NEAR_COMMANDS
+
+
 def evaluation_texts(graph: WordGraph) -> set[str]:
-    return set(command_texts(graph)) | set(NON_COMMANDS)
+    return set(command_texts(graph)) | set(NON_COMMANDS) | set(NEAR_COMMANDS)
