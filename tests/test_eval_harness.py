@@ -225,3 +225,15 @@ def test_dev_voice_needs_an_output_folder_and_a_known_voice(
                               "--cache", str(tmp_path)])
     assert code == 2
     assert "expected espeak:VOICE, flite:kal|" in capsys.readouterr().err
+
+
+def test_no_non_command_is_a_sentence_of_the_building(grammar: CompiledGrammar) -> None:
+    """A near-command ("don't turn on the kitchen light") must stay outside the grammar, or
+    acting on it would be right and the evaluation would call it a false action."""
+    from factory.heldout import NEAR_COMMANDS, command_texts, non_command_texts
+
+    texts = non_command_texts()
+    assert set(NEAR_COMMANDS) <= set(texts)
+    parsed = [t for t in texts if grammar.graph.parse(t) is not None]
+    assert parsed == []
+    assert not set(texts) & set(command_texts(grammar.graph))
