@@ -207,3 +207,18 @@ def test_empty_and_missing_file(tmp_path: Path) -> None:
 def test_missing_required_top_level(tmp_path: Path) -> None:
     msg = str(config_error(write(tmp_path, "building: {name: x}\n")))
     assert "house.yaml:1: rooms: missing required key 'rooms'" in msg
+
+
+def test_filler_penalty_is_optional_and_must_be_negative(tmp_path: Path) -> None:
+    assert load_building(ROOT / "examples" / "demo-building.yaml").recognizer.filler_penalty \
+        is None
+    assert "recognizer:\n  threshold: 0.5\n" in DEMO_TEXT
+
+    def with_filler(value: str) -> str:
+        return DEMO_TEXT.replace("recognizer:\n  threshold: 0.5\n",
+                                 f"recognizer:\n  threshold: 0.5\n  filler_penalty: {value}\n")
+
+    ok = load_building(write(tmp_path, with_filler("-0.5"), "ok.yaml"))
+    assert ok.recognizer.filler_penalty == -0.5
+    err = config_error(write(tmp_path, with_filler("0.5")))
+    assert "recognizer.filler_penalty" in str(err) and "less than 0" in str(err)

@@ -10,6 +10,7 @@ import pytest
 
 from edgeasr.acoustic import Calibration
 from edgeasr.decoder import PhoneGraph, decode
+from edgeasr.features import quiet_frames
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
 from edgeasr.lexicon import BLANK, N_OUTPUTS, phone_ids, pronunciations
 from edgeasr.recognizer import Recognizer
@@ -170,3 +171,86 @@ def test_settled_says_whether_more_words_could_change_the_meaning(tmp_path: Path
         hyp = decode(graph, posteriors(text))
         assert hyp is not None and " ".join(hyp.parse.words) == text
         assert hyp.settled is settled, text
+
+
+@pytest.fixture(scope="module")
+def filler_graph(grammar: CompiledGrammar) -> PhoneGraph:
+    return PhoneGraph(grammar.graph, filler_penalty=-0.5)
+
+
+def test_quiet_filler_absorbs_trailing_babble_but_not_loud_words(
+    filler_graph: PhoneGraph, phone_graph: PhoneGraph,
+) -> None:
+    """With filler on, TV babble after a command may be filler when it is quiet; loud
+    frames never are."""
+    command = "turn on the kitchen light"
+    babble = posteriors("what time is it in london", seed=5)
+    lp = np.concatenate([posteriors(command, seed=4), babble])
+    n_cmd = len(lp) - len(babble)
+    quiet_tail = np.zeros(len(lp), bool)
+    quiet_tail[n_cmd:] = True
+
+    forced = decode(filler_graph, lp)  # no quiet flags: the babble must fit the sentence
+    filled = decode(filler_graph, lp, quiet_tail)
+    assert forced is not None and filled is not None
+    assert filled.parse.text == command
+    assert filled.margin > forced.margin + 1.0, (forced.margin, filled.margin)
+    # Filler costs ``filler_penalty`` per babbled phone frame against free recognition
+    # (its blank frames are free), no more.
+    phone_frames = int((babble.argmax(axis=1) != BLANK).sum())
+    assert filled.score - filled.free_score == pytest.approx(phone_frames * -0.5, rel=0.05)
+
+    # Loud frames (nothing flagged quiet) are never filler: the same result as no flags.
+    loud = decode(filler_graph, lp, np.zeros(len(lp), bool))
+    assert loud is not None and loud.score == pytest.approx(forced.score)
+    # The default graph has no filler and ignores the flags.
+    assert phone_graph.filler_penalty is None
+    plain = decode(phone_graph, lp, quiet_tail)
+    assert plain is not None and plain.score == pytest.approx(forced.score)
+
+
+def test_quiet_filler_before_the_command(filler_graph: PhoneGraph) -> None:
+    command = "close the bedroom blinds"
+    chatter = posteriors("i think it will rain tomorrow", seed=6)
+    lp = np.concatenate([chatter, posteriors(command, seed=7)])
+    quiet_head = np.zeros(len(lp), bool)
+    quiet_head[: len(chatter)] = True
+    hyp = decode(filler_graph, lp, quiet_head)
+    assert hyp is not None and hyp.parse.text == command
+    assert hyp.margin > decode(filler_graph, lp).margin + 1.0  # type: ignore[union-attr]
+
+
+def test_speech_left_outside_the_sentence_lowers_the_confidence(tmp_path: Path) -> None:
+    """ "don't turn on the light": every word of the command fits; the "don't" before it is
+    what says it is not one. Quiet frames there (a TV) do not count."""
+    ctx = tmp_path / "ctx.yaml"
+    ctx.write_text('context:\n  expressions:\n    lightOn:\n      - "turn on the light"\n')
+    graph = PhoneGraph(load_context_grammar(ctx).graph)
+    command = "turn on the light"
+    alone = decode(graph, posteriors(command, seed=8))
+    lp = np.concatenate([posteriors("don't", seed=9), posteriors(command, seed=8)])
+    negated = decode(graph, lp)
+    assert alone is not None and negated is not None
+    assert negated.parse.text == command
+    assert alone.outside == pytest.approx(0.0, abs=0.05)
+    assert negated.outside < -2.0
+    assert negated.features[1] == negated.outside  # it is the worst stretch
+    cal = Calibration()
+    assert cal.confidence(*alone.features) > 0.5 > cal.confidence(*negated.features)
+    quiet = decode(graph, lp, np.ones(len(lp), bool))
+    assert quiet is not None and quiet.outside == 0.0
+
+
+def test_quiet_frames_flag_what_is_well_under_the_speech_level() -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    loud = 0.5 * np.sin(2 * np.pi * 220 * t)  # 1 s "speech"
+    tv = 0.5 * 10 ** (-15 / 20) * rng.standard_normal(8000)  # 0.5 s, 15 dB under
+    near = 0.5 * 10 ** (-5 / 20) * rng.standard_normal(8000)  # 0.5 s, 5 dB under
+    audio = np.concatenate([tv, loud, near]).astype(np.float32)
+    flags = quiet_frames(audio, 110)  # 100 frames of audio + 10 of the model's padding
+    assert flags[:25].all()  # the quiet TV before the speech
+    assert not flags[26:74].any()  # the speech itself
+    assert not flags[76:100].any()  # a talker only 5 dB under is not filler
+    assert flags[100:].all()  # padding past the end of the audio
+    assert quiet_frames(np.zeros(0, np.float32), 3).all()

@@ -4,7 +4,8 @@ One YAML schema (see ``examples/demo-building.yaml`` for a commented instance)::
 
     building: {name: str}                      # required
     wake_phrase: str | null                    # optional, spoken words
-    recognizer: {threshold: float 0..1}        # optional, default 0.5
+    recognizer: {threshold: float 0..1,        # optional, default 0.5
+                 filler_penalty: float < 0}    # optional, default off
     rooms:                                     # required, at least one
       - name: str                              # spoken name, e.g. "living room"
         aliases: [str]                         # optional other spoken names
@@ -482,6 +483,9 @@ class BuildingInfo(_Strict):
 
 class Recognizer(_Strict):
     threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    # Opt-in: quiet audio around a command may be background at this cost per 20 ms frame
+    # (log-probability, e.g. -0.5); see docs/architecture.md "Quiet filler".
+    filler_penalty: Annotated[float, Field(lt=0.0)] | None = None
 
 
 class Building(_Strict):

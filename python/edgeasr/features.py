@@ -149,3 +149,26 @@ def frontend(name: str) -> Callable[[np.ndarray], np.ndarray]:
 def pad_floor(feats: np.ndarray) -> np.ndarray:
     """What padding looks like: the utterance's own quiet floor, per mel bin."""
     return np.percentile(feats, 5, axis=0).astype(np.float32)
+
+
+QUIET_BELOW_DB = 10.0
+QUIET_HOP = 2 * HOP  # one flag per 20 ms, the acoustic model's output rate
+
+
+def quiet_frames(audio: np.ndarray, n_frames: int,
+                 below_db: float = QUIET_BELOW_DB) -> np.ndarray:
+    """Per 20 ms frame, whether it is more than ``below_db`` under the speech level.
+
+    The speech level is the 95th percentile of the frame energies: the talker nearest the
+    microphone. The decoder may treat quiet frames around a command as filler (a TV in the
+    background), never the loud ones (words the speaker said). Frames past the audio's end
+    (the model's padding) count as quiet.
+    """
+    quiet = np.ones(n_frames, bool)
+    m = min(len(audio) // QUIET_HOP, n_frames)
+    if m == 0:
+        return quiet
+    frames = np.asarray(audio[: m * QUIET_HOP], np.float64).reshape(m, QUIET_HOP)
+    db = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
+    quiet[:m] = db < np.percentile(db, 95) - below_db
+    return quiet

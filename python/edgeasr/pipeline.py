@@ -96,7 +96,8 @@ class Pipeline:
         wake = None
         if self.cfg.mode is Mode.WAKE:
             wake = Recognizer(grammar.with_wake_phrase(self.cfg.wake_phrase),
-                              recognizer.model, recognizer.threshold)
+                              recognizer.model, recognizer.threshold,
+                              recognizer.filler_penalty)
         self.command, self.wake = recognizer, wake
 
     def _evaluate(self, audio: np.ndarray) -> Heard:

@@ -16,6 +16,7 @@ import numpy as np
 from edgeasr.acoustic import AcousticModel
 from edgeasr.decoder import PhoneGraph, decode
 from edgeasr.endpoint import speech_segments
+from edgeasr.features import quiet_frames
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
 from edgeasr.telegram import Telegram
 
@@ -43,13 +44,17 @@ class Result:
 
 class Recognizer:
     def __init__(self, grammar: CompiledGrammar, model: AcousticModel,
-                 threshold: float = DEFAULT_THRESHOLD) -> None:
+                 threshold: float = DEFAULT_THRESHOLD,
+                 filler_penalty: float | None = None) -> None:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold {threshold} is outside 0..1")
+        if filler_penalty is not None and filler_penalty >= 0.0:
+            raise ValueError(f"filler_penalty {filler_penalty} must be below 0 (or None: off)")
         self.grammar = grammar
         self.model = model
         self.threshold = threshold
-        self.phone_graph = PhoneGraph(grammar.graph)
+        self.filler_penalty = filler_penalty
+        self.phone_graph = PhoneGraph(grammar.graph, filler_penalty=filler_penalty)
 
     @classmethod
     def from_config(cls, path: str | Path, model: str | Path | None = None,
@@ -60,10 +65,11 @@ class Recognizer:
         ``/usr/lib/libvx_delegate.so.2`` on the STM32MP257; None runs on the CPU.
         """
         grammar = load_building_grammar(path)
+        settings = grammar.building.recognizer if grammar.building is not None else None
         if threshold is None:
-            threshold = (grammar.building.recognizer.threshold if grammar.building is not None
-                         else DEFAULT_THRESHOLD)
-        return cls(grammar, AcousticModel(model, delegate=delegate), threshold)
+            threshold = settings.threshold if settings is not None else DEFAULT_THRESHOLD
+        filler = settings.filler_penalty if settings is not None else None
+        return cls(grammar, AcousticModel(model, delegate=delegate), threshold, filler)
 
     @classmethod
     def from_context(cls, path: str | Path, model: str | Path | None = None,
@@ -95,14 +101,16 @@ class Recognizer:
         t = time.perf_counter()
         feats = self.model.features(audio)
         timings["features"] += time.perf_counter() - t
-        return self._decode(feats, timings)
+        return self._decode(feats, timings, audio)
 
-    def _decode(self, feats: np.ndarray, timings: dict[str, float]) -> Result:
+    def _decode(self, feats: np.ndarray, timings: dict[str, float],
+                audio: np.ndarray | None = None) -> Result:
         t = time.perf_counter()
         log_probs = self.model.log_probs(feats)
         timings["model"] += time.perf_counter() - t
         t = time.perf_counter()
-        hyp = decode(self.phone_graph, log_probs)
+        quiet = quiet_frames(audio, len(log_probs)) if audio is not None else None
+        hyp = decode(self.phone_graph, log_probs, quiet)
         timings["decoder"] += time.perf_counter() - t
         if hyp is None:
             return Result("", None, {}, [], 0.0)
