@@ -7,10 +7,11 @@ A frame well under the speech level (``edgeasr.features.quiet_frames``) before o
 command may be filler (``edgeasr.decoder``, opt-in ``filler_penalty``): trailing TV babble is
 then not forced into the last word. Filler also lets a sentence shed words, so next to
 command accuracy in noise this counts false actions on near-commands ("don't turn on the
-kitchen light"). "+edge": the confidence also looks at the loud speech left outside the
-sentence (``Hypothesis.outside``), as the runtime now does; "off" is the confidence without
-it. The runtime's default is "off@10+edge". Every variant decodes the same posteriors (the
-model runs once per clip). Writes bench/results/filler.json and prints a Markdown table.
+kitchen light"). "+edge": the runtime's rule (``recognizer.judge``: the confidence also
+looks at the loud speech left outside the sentence, ``Hypothesis.outside``, and too much of
+it sends nothing); without it, the confidence from the margin and worst word alone. The
+runtime's default is "off@10+edge". Every variant decodes the same posteriors (the model
+runs once per clip). Writes bench/results/filler.json and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from bench.dataset import DEFAULT_CACHE, HeldoutAudio, make_clips
 from bench.synth import TrainingVoice
 from edgeasr.decoder import PhoneGraph, decode
 from edgeasr.features import quiet_frames
-from edgeasr.recognizer import Recognizer
+from edgeasr.recognizer import Recognizer, judge
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results" / "filler.json"
@@ -74,8 +75,12 @@ def score(rec: Recognizer, variant: Variant, graph: PhoneGraph,
         hyp = decode(graph, lp, quiet)
         sent: tuple[Any, ...] = ()
         if hyp is not None:
-            worst = min(hyp.worst_word, hyp.outside) if variant.edge else hyp.worst_word
-            if rec.model.calibration.confidence(hyp.margin, worst) >= rec.threshold:
+            if variant.edge:  # the runtime's rule
+                act = judge(hyp, rec.model.calibration, rec.threshold)[1]
+            else:
+                act = rec.model.calibration.confidence(hyp.margin, hyp.worst_word) \
+                    >= rec.threshold
+            if act:
                 sent = tuple(rec.grammar.resolve(hyp.parse))
         if kind == "command":
             tally["commands"] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgeasr.acoustic import Calibration
-from edgeasr.decoder import PhoneGraph, decode
+from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.features import quiet_frames
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
 from edgeasr.lexicon import BLANK, N_OUTPUTS, phone_ids, pronunciations
@@ -254,3 +255,18 @@ def test_quiet_frames_flag_what_is_well_under_the_speech_level() -> None:
     assert not flags[76:100].any()  # a talker only 5 dB under is not filler
     assert flags[100:].all()  # padding past the end of the audio
     assert quiet_frames(np.zeros(0, np.float32), 3).all()
+
+
+def test_loud_speech_outside_the_sentence_sends_nothing(grammar: CompiledGrammar) -> None:
+    from edgeasr.recognizer import OUTSIDE_LIMIT, judge
+
+    parse = grammar.graph.parse("open the living room blinds")
+    assert parse is not None
+    fits = Hypothesis(parse, score=-10.0, free_score=-10.0, worst_word=0.0, phones=20)
+    conf, act = judge(fits, Calibration(), 0.5)
+    assert act and conf > 0.5
+    # "never open the living room blinds": the sentence fits, the "never" is left outside.
+    never = dataclasses.replace(fits, outside=OUTSIDE_LIMIT - 0.1)
+    assert judge(never, Calibration(), 0.5)[1] is False
+    assert judge(dataclasses.replace(fits, outside=OUTSIDE_LIMIT + 0.05),
+                 Calibration(), 0.5)[1] is True

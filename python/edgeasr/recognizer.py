@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from edgeasr.acoustic import AcousticModel
-from edgeasr.decoder import PhoneGraph, decode
+from edgeasr.acoustic import AcousticModel, Calibration
+from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.endpoint import speech_segments
 from edgeasr.features import quiet_frames
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
@@ -23,6 +23,16 @@ from edgeasr.telegram import Telegram
 log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.5
+# Loud speech around the sentence (``Hypothesis.outside``, mean per-frame shortfall over the
+# worst 200 ms) beyond which nothing is sent, whatever the confidence: "never open the
+# blinds" is not "open the blinds". Chosen with `python -m bench.filler` on training voices.
+OUTSIDE_LIMIT = -0.2
+
+
+def judge(hyp: Hypothesis, calibration: Calibration, threshold: float) -> tuple[float, bool]:
+    """The confidence of a decoded sentence, and whether to act on it."""
+    confidence = calibration.confidence(*hyp.features)
+    return confidence, confidence >= threshold and hyp.outside >= OUTSIDE_LIMIT
 
 
 @dataclass
@@ -115,11 +125,11 @@ class Recognizer:
         if hyp is None:
             return Result("", None, {}, [], 0.0)
         t = time.perf_counter()
-        confidence = self.model.calibration.confidence(*hyp.features)
+        confidence, act = judge(hyp, self.model.calibration, self.threshold)
         parse = hyp.parse
         result = Result(parse.text, None, dict(parse.slots), [], confidence,
                         settled=hyp.settled)
-        if confidence >= self.threshold:
+        if act:
             result.intent = parse.intent
             if self.grammar.resolve is not None:
                 result.telegrams = self.grammar.resolve(parse)
