@@ -28,7 +28,7 @@ from bench.dataset import Clip, HeldoutAudio, make_clips, spread
 from bench.synth import TrainingVoice
 from edgeasr.capture import FRAME
 from edgeasr.grammar import load_building_grammar
-from edgeasr.pipeline import Heard, Mode, Pipeline, PipelineConfig
+from edgeasr.pipeline import Heard, Mode, PauseStepper, Pipeline, PipelineConfig
 from edgeasr.recognizer import Recognizer
 from edgeasr.vad import VadConfig
 
@@ -56,29 +56,37 @@ class Outcome:
     in_pause: bool
 
 
+class _Replayed:
+    """A decode that is ready ``DECODE_FRAMES`` frames after it started."""
+
+    def __init__(self, heard: Heard, ready_at: int, clock: list[int]) -> None:
+        self.heard, self.ready_at, self.clock = heard, ready_at, clock
+
+    def done(self) -> bool:
+        return self.clock[0] >= self.ready_at
+
+    def result(self) -> Heard:
+        return self.heard
+
+
 def replay(pipeline: Pipeline, audio: np.ndarray) -> Outcome:
     """The decision the service would take for one clip with 1 s of quiet around it."""
     quiet = np.full(16000, 1e-5, np.float32)
     stream = np.concatenate([quiet, audio, quiet])
-    ep = pipeline.endpointer
-    ahead: tuple[int, Heard] | None = None
+    clock = [0]  # the frame being pushed
+
+    def submit(so_far: np.ndarray) -> _Replayed:
+        return _Replayed(pipeline._evaluate(so_far), clock[0] + DECODE_FRAMES, clock)
+
+    stepper = PauseStepper(pipeline, submit)
     for i in range(len(stream) // FRAME):
-        utterance = ep.push(stream[i * FRAME : (i + 1) * FRAME])
-        if utterance is not None:
-            return Outcome(pipeline._evaluate(utterance), False)
-        if ep.quiet_s == 0.0:
-            ahead = None
-        so_far = ep.paused()
-        if so_far is not None and pipeline.cfg.vad.early_silence_s > 0:
-            ahead = (i + DECODE_FRAMES, pipeline._evaluate(so_far))
-        if ahead is not None and i >= ahead[0]:
-            verdict = pipeline.decide_in_pause(ahead[1], ep.quiet_s)
-            if verdict is None:
-                ahead = None
-            elif verdict:
-                ep.discard()
-                return Outcome(ahead[1], True)
-    tail = ep.flush()
+        clock[0] = i
+        got = stepper.push(stream[i * FRAME : (i + 1) * FRAME])
+        if isinstance(got, Heard):
+            return Outcome(got, True)
+        if got is not None:
+            return Outcome(pipeline._evaluate(got), False)
+    tail = stepper.flush()
     return Outcome(pipeline._evaluate(tail) if tail is not None else None, False)
 
 

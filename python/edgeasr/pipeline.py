@@ -15,10 +15,11 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 
@@ -72,6 +73,58 @@ class Heard:
     audio: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.float32))
     # ``audio``: what was decoded; the service drops it unless debug recording is on
     in_window: bool = False  # heard while the command window after a wake phrase was open
+
+
+class Pending(Protocol):
+    """A decode under way: an ``asyncio`` future in the service, a replayed one in benches."""
+
+    def done(self) -> bool: ...
+
+    def result(self) -> Heard: ...
+
+
+class PauseStepper:
+    """The always/wake listening loop, one frame at a time, without the I/O.
+
+    At the first quiet frame of a pause it hands the utterance so far to ``submit`` (which
+    starts a decode and returns it pending); speech that resumes drops that decode; once it
+    is done, ``Pipeline.decide_in_pause`` says whether to act. ``Pipeline.run`` drives it
+    with a decode thread, ``bench.early_decisions`` with a fixed decode delay: one logic.
+    """
+
+    def __init__(self, pipeline: Pipeline, submit: Callable[[np.ndarray], Pending]) -> None:
+        self.pipeline = pipeline
+        self.endpointer = pipeline.endpointer
+        self.submit = submit
+        self.ahead: Pending | None = None  # the decode of the current pause
+
+    def push(self, frame: np.ndarray) -> Heard | np.ndarray | None:
+        """A result decided in a pause (act on it), a whole utterance (decide it), or None."""
+        ep = self.endpointer
+        utterance = ep.push(frame)
+        if utterance is not None:
+            self.ahead = None
+            return utterance
+        quiet = ep.quiet_s
+        if quiet == 0.0:
+            self.ahead = None  # speaking again (or idle): that decode is stale
+        so_far = ep.paused()
+        if so_far is not None and self.pipeline.cfg.vad.early_silence_s > 0:
+            self.ahead = self.submit(so_far)
+        if self.ahead is not None and self.ahead.done():
+            verdict = self.pipeline.decide_in_pause(self.ahead.result(), quiet)
+            if verdict is None:
+                self.ahead = None  # not confident enough: wait for the end of the utterance
+            elif verdict:
+                heard, self.ahead = self.ahead.result(), None
+                ep.discard()
+                return heard
+        return None
+
+    def flush(self) -> np.ndarray | None:
+        """Whatever speech is left when the stream ends."""
+        self.ahead = None
+        return self.endpointer.flush()
 
 
 class Pipeline:
@@ -199,28 +252,17 @@ class Pipeline:
                 yield heard
             return
         loop = asyncio.get_running_loop()
-        vad = self.cfg.vad
-        ahead: asyncio.Future[Heard] | None = None  # decode of the pause in progress
+
+        def submit(audio: np.ndarray) -> Pending:
+            return loop.run_in_executor(self._worker, self._evaluate, audio)
+
+        stepper = PauseStepper(self, submit)
         async for frame in frames:
-            utterance = self.endpointer.push(frame)
-            if utterance is None:
-                quiet = self.endpointer.quiet_s
-                if quiet == 0.0:
-                    ahead = None  # speaking again (or idle): that decode is stale
-                so_far = self.endpointer.paused()
-                if so_far is not None and vad.early_silence_s > 0:
-                    ahead = loop.run_in_executor(self._worker, self._evaluate, so_far)
-                if ahead is not None and ahead.done():
-                    verdict = self.decide_in_pause(ahead.result(), quiet)
-                    if verdict is None:
-                        ahead = None  # not confident enough: wait for the end of the utterance
-                    elif verdict:
-                        heard, ahead = ahead.result(), None
-                        self.endpointer.discard()
-                        yield self._commit(heard)
-                continue
-            ahead = None
-            yield await loop.run_in_executor(self._worker, self._decide, utterance)
-        tail = self.endpointer.flush()
+            got = stepper.push(frame)
+            if isinstance(got, Heard):
+                yield self._commit(got)
+            elif got is not None:
+                yield await loop.run_in_executor(self._worker, self._decide, got)
+        tail = stepper.flush()
         if tail is not None:
             yield await loop.run_in_executor(self._worker, self._decide, tail)
