@@ -160,9 +160,10 @@ def quiet_frames(audio: np.ndarray, n_frames: int,
     """Per 20 ms frame, whether it is more than ``below_db`` under the speech level.
 
     The speech level is the 95th percentile of the frame energies: the talker nearest the
-    microphone. The decoder may treat quiet frames around a command as filler (a TV in the
-    background), never the loud ones (words the speaker said). Frames past the audio's end
-    (the model's padding) count as quiet.
+    microphone. Quiet frames around a command (a TV in the background) are not counted as
+    speech left outside the sentence, and may be filler where that is on; loud ones (words
+    the speaker said) are counted and never filler. Frames past the audio's end (the
+    model's padding) count as quiet.
     """
     quiet = np.ones(n_frames, bool)
     m = min(len(audio) // QUIET_HOP, n_frames)
