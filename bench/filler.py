@@ -31,7 +31,7 @@ from bench.dataset import DEFAULT_CACHE, HeldoutAudio, make_clips
 from bench.synth import TrainingVoice
 from edgeasr.decoder import PhoneGraph, decode
 from edgeasr.features import quiet_frames
-from edgeasr.recognizer import Recognizer, judge
+from edgeasr.recognizer import OUTSIDE_LIMIT, Recognizer, judge
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results" / "filler.json"
@@ -40,27 +40,32 @@ OUT = ROOT / "bench" / "results" / "filler.json"
 @dataclass(frozen=True)
 class Variant:
     """A decoding rule: filler penalty (None: no filler), quiet gate (None: no quiet flags)
-    and whether the confidence also looks at the speech left outside the sentence."""
+    and, with ``edge``, the runtime's rule with this limit on speech outside the sentence."""
 
     name: str
     penalty: float | None
     gate: float | None
     edge: bool
+    limit: float = OUTSIDE_LIMIT
 
 
 def parse_variant(text: str) -> Variant:
     """"off", or "PENALTY@GATE_DB" ("-0.5@10"; PENALTY may be "off": quiet flags only), and
-    an optional "+edge" (``Hypothesis.outside`` joins the worst word in the confidence)."""
-    base = text.removesuffix("+edge")
+    an optional "+edge" (the runtime's rule, ``recognizer.judge``) or "+edge:LIMIT" (the
+    same with another ``OUTSIDE_LIMIT``, e.g. "+edge:-0.1")."""
+    base, edge, limit = text.partition("+edge")
     try:
+        lim = float(limit[1:]) if limit.startswith(":") else OUTSIDE_LIMIT
+        if limit and not limit.startswith(":"):
+            raise ValueError(limit)
         if base == "off":
-            return Variant(text, None, None, base != text)
+            return Variant(text, None, None, bool(edge), lim)
         pen, gate = base.split("@")
-        return Variant(text, None if pen == "off" else float(pen), float(gate), base != text)
+        return Variant(text, None if pen == "off" else float(pen), float(gate), bool(edge), lim)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"variant {text!r}: expected 'off' or PENALTY@GATE_DB[+edge], e.g. -0.5@10"
-        ) from None
+            f"variant {text!r}: expected 'off' or PENALTY@GATE_DB, then optionally +edge or "
+            "+edge:LIMIT, e.g. -0.5@10+edge") from None
 
 
 def score(rec: Recognizer, variant: Variant, graph: PhoneGraph,
@@ -76,7 +81,7 @@ def score(rec: Recognizer, variant: Variant, graph: PhoneGraph,
         sent: tuple[Any, ...] = ()
         if hyp is not None:
             if variant.edge:  # the runtime's rule
-                act = judge(hyp, rec.model.calibration, rec.threshold)[1]
+                act = judge(hyp, rec.model.calibration, rec.threshold, variant.limit)[1]
             else:
                 act = rec.model.calibration.confidence(hyp.margin, hyp.worst_word) \
                     >= rec.threshold
@@ -104,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help="TFLite model (default: the shipped one)")
     ap.add_argument("--config", default=str(ROOT / "examples" / "demo-building.yaml"))
     ap.add_argument("--conditions", default="clean,snr10,reverb")
-    ap.add_argument("--variants", default="off,off@10+edge,-0.5@10,-0.5@10+edge,-1@10+edge",
+    ap.add_argument("--variants", default="off,off@10+edge:-0.4,off@10+edge:-0.3,off@10+edge,"
+                    "off@10+edge:-0.1,off@10+edge:-0.05,-0.5@10,-0.5@10+edge,-1@10+edge",
                     help="comma-separated; write --variants=... when the first starts "
                          "with '-'")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)

@@ -18,8 +18,10 @@ def test_variant_names() -> None:
     assert parse_variant("off") == Variant("off", None, None, False)
     assert parse_variant("-0.5@10+edge") == Variant("-0.5@10+edge", -0.5, 10.0, True)
     assert parse_variant("off@10+edge") == Variant("off@10+edge", None, 10.0, True)
-    with pytest.raises(argparse.ArgumentTypeError, match="'loud'.*PENALTY@GATE_DB"):
-        parse_variant("loud")
+    assert parse_variant("off@10+edge:-0.1").limit == -0.1
+    for bad in ("loud", "off@10+edgy", "off@10+edge:x"):
+        with pytest.raises(argparse.ArgumentTypeError, match="PENALTY@GATE_DB"):
+            parse_variant(bad)
 
 
 def test_a_command_counts_right_and_a_negated_one_as_a_near_command_acted_on_or_not(

@@ -25,15 +25,16 @@ log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.5
 # Loud speech around the sentence (``Hypothesis.outside``, mean per-frame shortfall over the
 # worst 200 ms) beyond which nothing is sent, whatever the confidence: "never open the
-# blinds" is not "open the blinds". Picked on training voices (99 % of their right commands
-# are above -0.04); its effect is measured by `python -m bench.filler`.
+# blinds" is not "open the blinds". Chosen on training voices with `python -m bench.filler`
+# (docs/architecture.md).
 OUTSIDE_LIMIT = -0.2
 
 
-def judge(hyp: Hypothesis, calibration: Calibration, threshold: float) -> tuple[float, bool]:
+def judge(hyp: Hypothesis, calibration: Calibration, threshold: float,
+          outside_limit: float = OUTSIDE_LIMIT) -> tuple[float, bool]:
     """The confidence of a decoded sentence, and whether to act on it."""
     confidence = calibration.confidence(*hyp.features)
-    return confidence, confidence >= threshold and hyp.outside >= OUTSIDE_LIMIT
+    return confidence, confidence >= threshold and hyp.outside >= outside_limit
 
 
 @dataclass
