@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeasr.features import frame_db
+
 SAMPLE_RATE = 16000
 MAX_UTTERANCE_S = 8.0
 FRAME = 160  # 10 ms
@@ -21,8 +23,7 @@ def speech_segments(audio: np.ndarray, max_s: float = MAX_UTTERANCE_S) -> list[t
     max_len = int(max_s * SAMPLE_RATE)
     if n <= max_len:
         return [(0, n)]
-    frames = audio[: n - n % FRAME].reshape(-1, FRAME)
-    db = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+    db = frame_db(audio, FRAME)
     floor = np.percentile(db, 10)
     active = db > max(floor + 10.0, -60.0)
     segs: list[tuple[int, int]] = []
