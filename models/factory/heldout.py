@@ -81,4 +81,4 @@ def non_command_texts() -> list[str]:
 
 
 def evaluation_texts(graph: WordGraph) -> set[str]:
-    return set(command_texts(graph)) | set(NON_COMMANDS) | set(NEAR_COMMANDS)
+    return set(command_texts(graph)) | set(non_command_texts())
