@@ -302,16 +302,18 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray,
     labels = pg.lab[path]
     starts = (labels != BLANK) & np.concatenate([[True], path[1:] != path[:-1]])
     return Hypothesis(parse, total, float(frame_max.sum()),
-                      _worst_word(pg, log_probs, path), int(starts.sum()),
-                      pg.graph.settled(words), _outside(log_probs, labels, quiet))
+                      _worst_word(pg, log_probs, frame_max, path), int(starts.sum()),
+                      pg.graph.settled(words),
+                      _outside(frame_max - log_probs[:, BLANK], labels, quiet))
 
 
 OUTSIDE_FRAMES = 10  # 200 ms, about a short word
 
 
-def _outside(log_probs: np.ndarray, labels: np.ndarray, quiet: np.ndarray | None) -> float:
+def _outside(short: np.ndarray, labels: np.ndarray, quiet: np.ndarray | None) -> float:
     """How much speech the sentence leaves out: the worst 200 ms before its first phone or
-    after its last, as mean per-frame shortfall of blank against free recognition (<= 0).
+    after its last, as mean per-frame shortfall of blank against free recognition (``short``,
+    per frame) (<= 0).
 
     "don't turn on the kitchen light" fits the command well word by word; what gives it
     away is the "don't" before it. Quiet frames (the TV, a fan) do not count.
@@ -319,7 +321,6 @@ def _outside(log_probs: np.ndarray, labels: np.ndarray, quiet: np.ndarray | None
     phones = np.flatnonzero(labels != BLANK)
     if len(phones) == 0:
         return 0.0
-    short = log_probs.max(axis=1) - log_probs[:, BLANK]
     if quiet is not None:
         short = np.where(quiet[: len(short)], 0.0, short)
     worst = 0.0
@@ -332,14 +333,15 @@ def _outside(log_probs: np.ndarray, labels: np.ndarray, quiet: np.ndarray | None
     return -worst
 
 
-def _worst_word(pg: PhoneGraph, log_probs: np.ndarray, path: np.ndarray) -> float:
+def _worst_word(pg: PhoneGraph, log_probs: np.ndarray, frame_max: np.ndarray,
+                path: np.ndarray) -> float:
     """Mean per-frame shortfall against free recognition of the worst-fitting word.
 
     A command for a room the building lacks fits everywhere but in the room's name; averaged
     over the whole utterance that shortfall is diluted, per word it stands out.
     """
     frames = np.arange(len(path))
-    shortfall = log_probs.max(axis=1) - log_probs[frames, pg.lab[path]]
+    shortfall = frame_max - log_probs[frames, pg.lab[path]]
     arc = pg.arc_of[path]
     worst = 0.0
     start = 0
