@@ -121,3 +121,24 @@ def test_piper_joe_is_not_a_training_voice(tiny_model: Path) -> None:
     meta = json.loads((tiny_model.parent / "model-meta.json").read_text())
     used = {v.split(":")[0] for v in meta["voices"]}
     assert used <= {"espeak", "flite", "festival"}, used
+
+
+def test_held_out_voices_leave_training_and_make_the_dev_check() -> None:
+    """``--hold-out``: a voice (and all its espeak variants) trains nothing and checks all."""
+    from factory.dataset import Example, split_voices
+
+    def ex(voice: str) -> Example:
+        return Example(np.zeros((1, 40), np.float16), np.zeros(1, np.int16), "command", voice,
+                       "turn on the kitchen light")
+
+    train = [ex(v) for v in ("espeak:en-us", "espeak:en-us+m1", "espeak:en-gb-x-rp",
+                             "flite:awb", "flite:kal")]
+    dev = [ex("flite:awb"), ex("flite:slt"), ex("espeak:en-us+f3")]
+    kept, check = split_voices(train, dev, ["espeak:en-us", "flite:awb"])
+    assert [e.voice for e in kept] == ["espeak:en-gb-x-rp", "flite:kal"]
+    assert sorted(e.voice for e in check) == [
+        "espeak:en-us", "espeak:en-us+f3", "espeak:en-us+m1", "flite:awb", "flite:awb"]
+    _, few = split_voices(train * 10, dev, ["flite:awb"], most=4)
+    assert 0 < len(few) <= 4
+    with pytest.raises(ValueError, match="flite:nobody"):
+        split_voices(train, dev, ["flite:nobody"])

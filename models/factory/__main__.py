@@ -71,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--epochs", type=int, help="override the preset's epoch count")
+    ap.add_argument("--hold-out", default="", metavar="VOICES",
+                    help="comma-separated voices (engine:name; an espeak voice also matches its "
+                         "variants) left out of training; the dev check and the confidence "
+                         "calibration then use only their utterances, so the confidence is "
+                         "fitted on voices the model never heard")
     ap.add_argument("--data-only", action="store_true",
                     help="synthesise (or reuse) the training data, then stop")
     args = ap.parse_args(argv)
@@ -105,6 +110,14 @@ def main(argv: list[str] | None = None) -> int:
         logging.info("data in %s (%d examples, %d dev)", cache, len(examples), len(dev))
         return 0
 
+    held_out = [v for v in args.hold_out.split(",") if v]
+    if held_out:
+        try:
+            examples, dev = dataset.split_voices(examples, dev, held_out)
+        except ValueError as exc:
+            ap.error(f"--hold-out: {exc}")
+        logging.info("holding out %s: %d training utterances, %d for the dev check",
+                     ", ".join(held_out), len(examples), len(dev))
     calib = [e.feats for e in examples[:: max(1, len(examples) // 200)]]
     head = preset.frontend == "speech-mel32"
     pretrained = args.pretrained if head else None
@@ -115,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
             examples = pickle.loads(embedded.read_bytes())
         else:
             examples = train.embed(examples, pretrained)
-            embedded.write_bytes(pickle.dumps(examples))
+            if not held_out:  # the cache must hold every voice
+                embedded.write_bytes(pickle.dumps(examples))
+        # The embedded cache holds every voice: leave the held-out ones out again.
+        examples = [e for e in examples if not dataset.has_voice(e.voice, held_out)]
     model = train.train(examples, preset.shape, epochs, args.seed,
                         batch_frames=preset.batch_frames, head=head)
     t_train = time.time() - t0 - t_data
@@ -138,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "preset": args.preset, "frontend": preset.frontend, "seed": args.seed,
         "own_tv": preset.own_tv,
-        "epochs": epochs,
+        "epochs": epochs, "held_out_voices": held_out,
         "shape": asdict(preset.shape), "train_examples": len(examples),
         "train_sentences": preset.sentences, "copies": preset.copies,
         "voices": sorted({e.voice for e in examples}),

@@ -38,6 +38,17 @@ def network(meta: dict) -> list[str]:
     return [f"- Network: Conv2D (5x1, stride 2) then {blocks}."]
 
 
+def dev_heading(held_out: list[str]) -> list[str]:
+    if not held_out:
+        return ["## Synthetic dev set (training voices, unseen sentences)"]
+    return [
+        "## Dev check on voices left out of training",
+        f"- {', '.join(held_out)} trained nothing (`--hold-out`): the check and the confidence "
+        "calibration use their utterances (clean and augmented), so the confidence is fitted "
+        "on voices the model never heard, as a user's will be.",
+    ]
+
+
 def write(path: Path, meta: dict) -> None:
     ops = Counter(o["op"] for o in meta["ops"])
     types = sorted({t for o in meta["ops"] for t in o["types"]})
@@ -86,7 +97,7 @@ def write(path: Path, meta: dict) -> None:
         "",
         "## Data sources and licences",
         SOURCES + (PRETRAINED_SOURCE if meta.get("frontend") == "speech-mel32" else ""),
-        "## Synthetic dev set (training voices, unseen sentences)",
+        *dev_heading(meta.get("held_out_voices") or []),
         f"- {dev['commands']} commands, {dev['non_commands']} non-commands.",
         f"- Command accuracy (right telegrams, accepted): {pct(dev['command_accuracy'])}; "
         f"right telegrams before rejection: {pct(dev['top1_before_rejection'])}.",

@@ -90,3 +90,23 @@ def build(sentences: list[tuple[str, str]], copies: int, seed: int, workers: int
                        unit="utt"):
             examples.extend(ex)
     return examples
+
+
+def has_voice(voice: str, names: list[str]) -> bool:
+    """Whether ``voice`` (a Voice.label) is one of ``names``, an espeak variant included."""
+    return any(voice == n or voice.startswith(n + "+") for n in names)
+
+
+def split_voices(examples: list[Example], dev: list[Example], names: list[str], most: int = 1500
+                 ) -> tuple[list[Example], list[Example]]:
+    """Training utterances without the ``names`` voices, and up to ``most`` of theirs.
+
+    Every utterance of a held-out voice, from the training and the dev set alike, is unseen
+    by the model, so all of them may check and calibrate it.
+    """
+    train = [e for e in examples if not has_voice(e.voice, names)]
+    check = [e for e in examples + dev if has_voice(e.voice, names)]
+    if not check:
+        raise ValueError(f"no utterance has the voice(s) {', '.join(names)}; voices are "
+                         "spelt engine:name, e.g. flite:awb")
+    return train, check[:: max(1, -(-len(check) // most))]
