@@ -142,3 +142,10 @@ def test_held_out_voices_leave_training_and_make_the_dev_check() -> None:
     assert 0 < len(few) <= 4
     with pytest.raises(ValueError, match="flite:nobody"):
         split_voices(train, dev, ["flite:nobody"])
+
+
+def test_hold_out_names_training_voices() -> None:
+    assert voices.is_voice("flite:awb") and voices.is_voice("festival:ked_diphone")
+    assert voices.is_voice("espeak:en-us") and voices.is_voice("espeak:en-us+f3")
+    assert not voices.is_voice("flite:bob") and not voices.is_voice("espeak:en-us+nobody")
+    assert not voices.is_voice("piper:joe") and not voices.is_voice("awb")

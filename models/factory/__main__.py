@@ -35,6 +35,8 @@ class Preset:
     # Share of the talker noise made from chatter in the speaker's own voice (a TV that
     # sounds like them); 0 = babble of other training voices only.
     own_tv: float = 0.0
+    # Voices left out of training; the dev check and the confidence calibration use them.
+    hold_out: tuple[str, ...] = ()
 
 
 PRESETS = {
@@ -71,16 +73,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--epochs", type=int, help="override the preset's epoch count")
-    ap.add_argument("--hold-out", default="", metavar="VOICES",
+    ap.add_argument("--hold-out", metavar="VOICES",
                     help="comma-separated voices (engine:name; an espeak voice also matches its "
                          "variants) left out of training; the dev check and the confidence "
                          "calibration then use only their utterances, so the confidence is "
-                         "fitted on voices the model never heard")
+                         "fitted on voices the model never heard (default: the preset's; "
+                         "'' holds out none)")
     ap.add_argument("--data-only", action="store_true",
                     help="synthesise (or reuse) the training data, then stop")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     preset = PRESETS[args.preset]
+    held_out = (list(preset.hold_out) if args.hold_out is None
+                else [v for v in args.hold_out.split(",") if v])
+    from factory.voices import is_voice
+
+    unknown = [v for v in held_out if not is_voice(v)]
+    if unknown:
+        ap.error(f"--hold-out: {', '.join(unknown)} is not a training voice; expected "
+                 "engine:name from models/factory/voices.py, e.g. flite:awb")
     epochs = args.epochs or preset.epochs
     t0 = time.time()
 
@@ -110,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
         logging.info("data in %s (%d examples, %d dev)", cache, len(examples), len(dev))
         return 0
 
-    held_out = [v for v in args.hold_out.split(",") if v]
     if held_out:
         try:
             examples, dev = dataset.split_voices(examples, dev, held_out)

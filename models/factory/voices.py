@@ -46,6 +46,14 @@ class Voice:
         return f"{self.engine}:{self.name}"
 
 
+def is_voice(label: str) -> bool:
+    """Whether ``label`` names a training voice (engine:name, an espeak variant optional)."""
+    engine, _, name = label.partition(":")
+    base, _, variant = name.partition("+")
+    return {"espeak": base in ESPEAK_VOICES and (not variant or variant in ESPEAK_VARIANTS),
+            "flite": name in FLITE_VOICES, "festival": name in FESTIVAL_VOICES}.get(engine, False)
+
+
 def available_engines() -> list[str]:
     return [e for e, exe in (("espeak", "espeak-ng"), ("flite", "flite"),
                              ("festival", "text2wave")) if shutil.which(exe)]
