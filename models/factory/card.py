@@ -79,8 +79,11 @@ def write(path: Path, meta: dict) -> None:
         "unknown words), so new rooms need no retraining.",
         "",
         "## Training data",
-        f"- {meta['train_sentences']} synthetic sentences x {meta['copies']} augmented copies "
-        f"= {meta['train_examples']} utterances; {len(meta['voices'])} distinct voices "
+        f"- {meta['train_sentences']} synthetic sentences x {meta['copies']} augmented copies"
+        + (f", {meta['train_examples']} utterances of them in training (the held-out voices' "
+           "are for the dev check below)" if meta.get("held_out_voices")
+           else f" = {meta['train_examples']} utterances")
+        + f"; {len(meta['voices'])} distinct training voices "
         f"({', '.join(f'{k}: {v}' for k, v in sorted(engines.items()))}), each with random "
         "rate, pitch and resampling-based vocal-tract change.",
         "- Sentences: commands sampled from the demo building's compiled grammar, the same "
@@ -91,7 +94,9 @@ def write(path: Path, meta: dict) -> None:
         + (f"; {100 * meta['own_tv']:.0f} % of the babble is chatter in the speaker's own voice "
            "(1-3 talkers at their own speed), like a TV that sounds like them."
            if meta.get("own_tv") else "."),
-        f"- {meta['epochs']} epochs of CTC training; data took {meta['seconds']['data']} s, "
+        f"- {meta['epochs']} epochs of CTC training; data took {meta['seconds']['data']} s"
+        + (" (reused from the factory's cache; synthesising it took 490 s on 2 cores)"
+           if meta.get("data_cached") else "") + ", "
         f"training {meta['seconds']['train']} s, the whole run {meta['seconds']['total']} s "
         "on this machine.",
         "",
@@ -101,7 +106,8 @@ def write(path: Path, meta: dict) -> None:
         f"- {dev['commands']} commands, {dev['non_commands']} non-commands.",
         f"- Command accuracy (right telegrams, accepted): {pct(dev['command_accuracy'])}; "
         f"right telegrams before rejection: {pct(dev['top1_before_rejection'])}.",
-        f"- Non-commands that would send something: {pct(dev['false_accepts'])}.",
+        f"- Non-commands that would send something (confidence >= 0.5 and no loud speech "
+        f"outside the sentence, `recognizer.judge`): {pct(dev['false_accepts'])}.",
         "- Confidence calibration (logistic regression on the decoder's margin and worst-word "
         f"shortfall): {dev['calibration']}.",
         "",
