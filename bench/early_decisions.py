@@ -4,12 +4,14 @@ Each clip is replayed frame by frame through the service's endpointer and the pi
 own rule (``Pipeline.decide_in_pause``), as ``edgeasr serve`` would hear it, except that a
 decode started in a pause is taken to be ready two frames (40 ms) later, so the result does
 not depend on this machine's speed. Per decision policy it counts the commands that sent
-exactly the right telegrams, something wrong, or nothing, and how many were decided in a
-pause. Meant for training voices (``--dev-voice``, as in ``bench.eval``): pick a policy here,
-then measure the held-out voice once with ``make latency``.
+exactly the right telegrams, something wrong, or nothing, how many were decided in a
+pause, and the median time from the end of speech (as `make latency` measures it) to the
+decision (a replayed latency: no decode time beyond those 40 ms, no KNX). Meant for dev
+voices (``--dev-voice``, as in ``bench.eval``): pick a policy here, then
+measure the held-out voice once with ``make latency``.
 
     PYTHONPATH=models .venv/bin/python -m bench.early_decisions \\
-        --dev-voice festival:cmu_us_slt_arctic_hts flite:awb espeak:en-us+f3
+        --dev-voice flite:awb flite:rms festival:ked_diphone
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bench.dataset import Clip, HeldoutAudio, make_clips, spread
+from bench.latency import speech_end_frame
 from bench.synth import TrainingVoice
 from edgeasr.capture import FRAME
 from edgeasr.grammar import load_building_grammar
@@ -47,6 +50,8 @@ POLICIES: dict[str, PipelineConfig] = {
     "default (0.8 settled after 60 ms, 0.5 after 160 ms)": PipelineConfig(Mode.ALWAYS),
     "default, quiet also 40 dB under the peak": PipelineConfig(
         Mode.ALWAYS, vad=VadConfig(peak_drop_db=40.0)),
+    "default, quiet also 30 dB under the peak": PipelineConfig(
+        Mode.ALWAYS, vad=VadConfig(peak_drop_db=30.0)),
 }
 
 
@@ -54,6 +59,7 @@ POLICIES: dict[str, PipelineConfig] = {
 class Outcome:
     heard: Heard | None
     in_pause: bool
+    after_speech_s: float  # from the end of speech (speech_end_frame) to the decision
 
 
 class _Replayed:
@@ -78,16 +84,20 @@ def replay(pipeline: Pipeline, audio: np.ndarray) -> Outcome:
     def submit(so_far: np.ndarray) -> _Replayed:
         return _Replayed(pipeline._evaluate(so_far), clock[0] + DECODE_FRAMES, clock)
 
+    # The end of the last frame of speech, in frames of the stream.
+    speech_end = (len(quiet) // FRAME) + speech_end_frame(audio) + 1
     stepper = PauseStepper(pipeline, submit)
     for i in range(len(stream) // FRAME):
         clock[0] = i
         got = stepper.push(stream[i * FRAME : (i + 1) * FRAME])
+        after = (i + 1 - speech_end) * FRAME / 16000
         if isinstance(got, Heard):
-            return Outcome(got, True)
+            return Outcome(got, True, after)
         if got is not None:
-            return Outcome(pipeline._evaluate(got), False)
+            return Outcome(pipeline._evaluate(got), False, after)
     tail = stepper.flush()
-    return Outcome(pipeline._evaluate(tail) if tail is not None else None, False)
+    after = (len(stream) // FRAME - speech_end) * FRAME / 16000
+    return Outcome(pipeline._evaluate(tail) if tail is not None else None, False, after)
 
 
 def score(clip: Clip, outcome: Outcome) -> str:
@@ -114,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     recognizer = Recognizer.from_config(CONFIG, args.model)
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
     totals: dict[str, Counter[str]] = {name: Counter() for name in POLICIES}
+    latencies: dict[str, list[float]] = {}  # end of speech -> decision, right telegrams
     rows = []
     for spec in args.dev_voice:
         audio = HeldoutAudio(voice=TrainingVoice(spec))
@@ -121,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             pcm = [audio.load(c, condition) for c in clips]
             for name, cfg in POLICIES.items():
                 counts: Counter[str] = Counter()
+                waits = latencies.setdefault(name, [])
                 for clip, x in tqdm(list(zip(clips, pcm, strict=True)),
                                     desc=f"{spec} {condition} {name}", unit="clip",
                                     leave=False):
@@ -128,20 +140,26 @@ def main(argv: list[str] | None = None) -> int:
                     outcome = replay(pipeline, x)
                     counts[score(clip, outcome)] += 1
                     counts["decided in a pause"] += outcome.in_pause
+                    if score(clip, outcome) == "right":
+                        waits.append(outcome.after_speech_s)
                 totals[name].update(counts)
                 rows.append({"voice": spec, "condition": condition, "policy": name, **counts})
                 print(f"{spec:34s} {condition:7s} {name:42s} right {counts['right']:3d}  "
                       f"wrong {counts['wrong']:3d}  nothing {counts['nothing']:3d}  "
                       f"in a pause {counts['decided in a pause']:3d}")
     print("\nall voices and conditions:")
+    medians = {name: round(1000 * float(np.median(v)), 1) if v else None
+               for name, v in latencies.items()}
     for name, c in totals.items():
         print(f"  {name:42s} right {c['right']:4d}  wrong {c['wrong']:4d}  "
-              f"nothing {c['nothing']:4d}  in a pause {c['decided in a pause']:4d}")
+              f"nothing {c['nothing']:4d}  in a pause {c['decided in a pause']:4d}  "
+              f"median after speech {medians[name]} ms")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({
         "command": "python -m bench.early_decisions --dev-voice " + " ".join(args.dev_voice)
                    + f" --conditions {','.join(conditions)} --count {args.count}",
         "decode_frames": DECODE_FRAMES, "rows": rows,
+        "median_ms_after_speech_right": medians,
         "totals": {k: dict(v) for k, v in totals.items()}}, indent=1) + "\n")
     return 0
 
