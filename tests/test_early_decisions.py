@@ -26,3 +26,8 @@ def test_a_settled_command_is_decided_in_the_pause_only_when_the_policy_allows(
     assert (score(clip, early), early.in_pause) == ("right", True)
     wrong = Clip("cmd001", text, "command", (Telegram("1/1/1", "1.001", False),))
     assert score(wrong, early) == "wrong"
+    # The replayed latency: the end of the utterance comes after end_silence_s of quiet, an
+    # early decision well before that, and neither before the speech has ended.
+    end_silence = POLICIES["end of utterance only"].vad.end_silence_s
+    assert waited.after_speech_s >= end_silence
+    assert 0.0 < early.after_speech_s < waited.after_speech_s
