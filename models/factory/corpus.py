@@ -92,7 +92,10 @@ def sentences(graph: WordGraph, n: int, seed: int, heldout: set[str]) -> list[tu
         if r < 0.55:
             kind, text = "command", graph.sample(rng).text
         elif r < 0.75:
-            kind, text = "other-room", swap_room(graph.sample(rng).text, rng)
+            command = graph.sample(rng).text
+            text = swap_room(command, rng)
+            # A command that names no room ("good night") stays a command.
+            kind = "command" if text == command else "other-room"
         else:
             kind, text = "chatter", chatter(rng)
         if text and text not in heldout:
