@@ -1,0 +1,64 @@
+"""`python -m bench.threshold`: what each confidence threshold would act on, from eval runs.
+
+    python -m bench.eval --dev-voice flite:awb --engines edgeasr --out /tmp/awb
+    python -m bench.threshold /tmp/awb/accuracy.json /tmp/rms/accuracy.json ...
+
+Reads the per-clip results of `bench.eval` (made at the building's threshold, so only
+thresholds at or above it can be replayed: a clip that was not sent stays not sent) and
+prints, per threshold, the commands sent right and wrong and the non-commands sent, pooled
+over every file and condition. Meant for the dev voices (flite awb and rms, festival ked,
+which the shipped model never heard): choose the threshold here, never on the joe voice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+
+
+def sweep(clips: list[dict], thresholds: tuple[float, ...] = THRESHOLDS) -> list[dict]:
+    """Per threshold: right / wrong / sent non-commands over ``clips`` (bench.eval's list)."""
+    rows = []
+    for t in thresholds:
+        row = {"threshold": t, "right": 0, "wrong": 0, "commands": 0, "false": 0,
+               "non_commands": 0}
+        for clip in clips:
+            result = clip["engines"]["edgeasr"]
+            sent = bool(result["sent"]) and result.get("confidence", 0.0) >= t
+            if clip["kind"] == "command":
+                row["commands"] += 1
+                if sent:
+                    row["right" if result["outcome"] == "correct" else "wrong"] += 1
+            else:
+                row["non_commands"] += 1
+                row["false"] += sent
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.threshold", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", nargs="+", type=Path, help="accuracy.json files of bench.eval")
+    args = ap.parse_args(argv)
+    clips: list[dict] = []
+    for path in args.results:
+        try:
+            data = json.loads(path.read_text())
+            clips.extend(c for c in data["clips"] if "edgeasr" in c["engines"])
+        except (OSError, ValueError, KeyError) as exc:
+            ap.error(f"{path}: not a bench.eval accuracy.json ({exc})")
+    print("| threshold | right | wrong | false actions (non-commands) |")
+    print("|---|---|---|---|")
+    for r in sweep(clips):
+        share = 100 * r["false"] / max(1, r["non_commands"])
+        print(f"| {r['threshold']:.2f} | {r['right']}/{r['commands']} | {r['wrong']} | "
+              f"{r['false']}/{r['non_commands']} ({share:.1f} %) |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
