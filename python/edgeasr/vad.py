@@ -20,10 +20,11 @@ FRAME_S = FRAME / 16000
 @dataclass
 class VadConfig:
     threshold_db: float = 9.0  # speech: this far above the noise floor
-    # Optionally also, once an utterance has started, within this much of its loudest frame
-    # (a fading tail in a very quiet room then ends sooner). Off: on training voices 40 dB
-    # gave 2 more wrong telegrams in reverb (bench.early_decisions, docs/knx.md).
-    peak_drop_db: float | None = None
+    # Once an utterance has started, speech must also be within this much of its loudest
+    # frame (None: off), so a fading tail in a very quiet room ends sooner. On the dev voices
+    # 30 dB acted on the same commands and brought the replayed median from the end of
+    # speech to the decision from 100 to 60 ms (bench.early_decisions, docs/knx.md).
+    peak_drop_db: float | None = 30.0
     min_speech_s: float = 0.25  # shorter bursts are clicks, not speech
     end_silence_s: float = 0.45  # this much quiet ends an utterance
     # A decode starts at the first quiet frame of every pause; a confident command from it is
