@@ -140,9 +140,10 @@ def main(argv: list[str] | None = None) -> int:
                                     leave=False):
                     pipeline = Pipeline(recognizer, cfg)
                     outcome = replay(pipeline, x)
-                    counts[score(clip, outcome)] += 1
+                    verdict = score(clip, outcome)
+                    counts[verdict] += 1
                     counts["decided in a pause"] += outcome.in_pause
-                    if score(clip, outcome) == "right":
+                    if verdict == "right":
                         waits.append(outcome.after_speech_s)
                 totals[name].update(counts)
                 rows.append({"voice": spec, "condition": condition, "policy": name, **counts})

@@ -95,7 +95,7 @@ def write(path: Path, meta: dict) -> None:
            "(1-3 talkers at their own speed), like a TV that sounds like them."
            if meta.get("own_tv") else "."),
         f"- {meta['epochs']} epochs of CTC training; data took {meta['seconds']['data']} s"
-        + (" (reused from the factory's cache; synthesising it took 490 s on 2 cores)"
+        + (" (reused from the factory's cache, so not the synthesis time)"
            if meta.get("data_cached") else "") + ", "
         f"training {meta['seconds']['train']} s, the whole run {meta['seconds']['total']} s "
         "on this machine.",

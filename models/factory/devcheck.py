@@ -18,7 +18,7 @@ from tqdm import tqdm
 from edgeasr.acoustic import AcousticModel, Calibration
 from edgeasr.decoder import PhoneGraph, decode
 from edgeasr.grammar import load_building_grammar
-from edgeasr.recognizer import judge
+from edgeasr.recognizer import DEFAULT_THRESHOLD, judge
 from factory.dataset import Example
 
 log = logging.getLogger(__name__)
@@ -65,10 +65,11 @@ def run(model_path: Path, dev: list[Example], config: Path) -> dict:
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     meta["calibration"] = cal.__dict__
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
-    cmd = np.array([k == "command" for k in kinds])
+    kind = np.array(kinds)
+    cmd = kind == "command"
     # The runtime's acting rule at the default threshold. Without the audio every frame
     # counts as loud for the outside rule, so this is a little stricter than the service.
-    accepted = np.array([h is not None and judge(h, cal, 0.5)[1] for h in hyps])
+    accepted = np.array([h is not None and judge(h, cal, DEFAULT_THRESHOLD)[1] for h in hyps])
     return {
         "commands": int(cmd.sum()),
         "non_commands": int((~cmd).sum()),
@@ -76,7 +77,6 @@ def run(model_path: Path, dev: list[Example], config: Path) -> dict:
         "top1_before_rejection": float(np.mean(y[cmd])) if cmd.any() else None,
         "false_accepts": float(np.mean(accepted[~cmd])) if (~cmd).any() else None,
         "false_accepts_by_kind": {
-            k: float(np.mean(accepted[np.array(kinds) == k])) for k in sorted(set(kinds))
-            if k != "command"},
+            k: float(np.mean(accepted[kind == k])) for k in sorted(set(kinds)) if k != "command"},
         "calibration": cal.__dict__,
     }
