@@ -48,8 +48,9 @@ class Engine(Protocol):
 class EdgeASREngine:
     name = "edgeasr"
 
-    def __init__(self, config: str | Path, model: str | Path | None = None) -> None:
-        self.recognizer = Recognizer.from_config(config, model=model)
+    def __init__(self, config: str | Path, model: str | Path | None = None,
+                 threshold: float | None = None) -> None:
+        self.recognizer = Recognizer.from_config(config, model=model, threshold=threshold)
 
     def describe(self) -> dict[str, Any]:
         return {"engine": "EdgeASR", "model": str(self.recognizer.model.path),

@@ -76,6 +76,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"subset: {QUICK_COMMANDS} commands + {QUICK_NON_COMMANDS} non-commands")
     p.add_argument("--model", type=Path, help="TFLite model (default: the shipped one)")
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="building YAML")
+    p.add_argument("--threshold", type=float,
+                   help="EdgeASR's threshold (default: the config's); run at a low one to "
+                   "replay higher ones with bench.threshold")
     p.add_argument("--out", type=Path,
                    help="write accuracy.md, accuracy.png and accuracy.json here instead")
     p.add_argument("--conditions", default=",".join(cond.CONDITIONS),
@@ -156,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.synth_only:
         try:
             if "edgeasr" in args.engines:
-                engines.append(EdgeASREngine(args.config, args.model))
+                engines.append(EdgeASREngine(args.config, args.model, args.threshold))
         except ModelError as err:
             print(f"bench.eval: {err}", file=sys.stderr)
             return 2

@@ -1,9 +1,9 @@
 """`python -m bench.threshold`: what each confidence threshold would act on, from eval runs.
 
-    python -m bench.eval --dev-voice flite:awb --engines edgeasr --out /tmp/awb
+    python -m bench.eval --dev-voice flite:awb --engines edgeasr --threshold 0.5 --out /tmp/awb
     python -m bench.threshold /tmp/awb/accuracy.json /tmp/rms/accuracy.json ...
 
-Reads the per-clip results of `bench.eval` (made at the building's threshold, so only
+Reads the per-clip results of `bench.eval` (made at its `--threshold`, so only
 thresholds at or above it can be replayed: a clip that was not sent stays not sent) and
 prints, per threshold, the commands sent right and wrong and the non-commands sent, pooled
 over every file and condition. Meant for the dev voices (flite awb and rms, festival ked,

@@ -14,7 +14,7 @@ from typing import Any
 from edgeasr.acoustic import ModelError
 from edgeasr.audio import AudioError, read_pcm, read_wav
 from edgeasr.building import ConfigError
-from edgeasr.recognizer import Recognizer, Result
+from edgeasr.recognizer import DEFAULT_THRESHOLD, Recognizer, Result
 
 log = logging.getLogger("edgeasr")
 
@@ -45,9 +45,7 @@ def _human(name: str, result: Result, with_slots: bool) -> str:
 def cmd_transcribe(args: argparse.Namespace) -> int:
     try:
         if args.context:
-            rec = Recognizer.from_context(
-                args.context, args.model, 0.5 if args.threshold is None else args.threshold
-            )
+            rec = Recognizer.from_context(args.context, args.model, args.threshold)
         else:
             rec = Recognizer.from_config(args.config, args.model, args.threshold)
     except (ConfigError, ModelError, ValueError) as exc:
@@ -187,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="one JSON object per file")
     t.add_argument("--model", type=Path, help="TFLite model (default: the shipped one)")
     t.add_argument("--threshold", type=float,
-                   help="minimum confidence to act (default: the config's, else 0.5)")
+                   help="minimum confidence to act "
+                   f"(default: the config's, else {DEFAULT_THRESHOLD})")
     t.add_argument("files", nargs="+", help="WAV files; '-' reads raw 16 kHz s16le mono PCM")
     t.set_defaults(func=cmd_transcribe)
 
