@@ -73,3 +73,16 @@ def test_model_json_names_an_unknown_front_end(tmp_path: Path, shipped_model: Pa
 def test_unknown_front_end_name_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="'nope'.*logmel40"):
         frontend("nope")
+
+
+def test_log_mel_rows_depend_only_on_their_own_window(speech: np.ndarray) -> None:
+    """log_mel works through long audio in batches of frames (to bound the service's memory);
+    every row, on either side of a batch boundary, is still that 25 ms window's features."""
+    from edgeasr.features import HOP, WIN, log_mel
+
+    audio = np.tile(speech, 3)[: 16000 * 7]  # 7 s: several batches
+    feats = log_mel(audio)
+    assert feats.shape == (1 + (len(audio) - WIN) // HOP, 40) and feats.dtype == np.float32
+    for i in (0, 63, 64, 65, 200, len(feats) - 1):
+        np.testing.assert_allclose(feats[i], log_mel(audio[i * HOP : i * HOP + WIN])[0],
+                                   rtol=1e-5, atol=1e-5)
