@@ -190,6 +190,8 @@ def test_edgeasr_engine_wrapper(grammar: CompiledGrammar) -> None:
     out = engine.recognize(np.zeros(16000, np.float32))
     assert out.telegrams == [] and out.wall_s > 0 and "total" in out.detail["timings"]
     assert engine.describe()["threshold"] == grammar.building.recognizer.threshold
+    # bench.eval --threshold: a lower one, so that bench.threshold can replay higher ones.
+    assert EdgeASREngine(DEMO, threshold=0.3).describe()["threshold"] == 0.3
 
 
 def test_dev_voice_run_has_its_own_tree_and_says_it_is_not_held_out(tmp_path: Path) -> None:
