@@ -109,7 +109,7 @@ telegram on the bus.
 | median end of speech -> telegram | {lat['median']:.0f} ms | <= 100 ms |
 | p95 | {lat['p95']:.0f} ms | |
 | CPU of the service, % of one core over the run | {result['cpu_percent_of_one_core']:.1f} % | |
-| peak RSS of the service process | {result['peak_rss_mb']:.0f} MB | <= 80 MB |
+| peak RSS of the service process | {result['peak_rss_mb']:.1f} MB | <= 80 MB |
 
 How the time is spent: the utterance so far is decoded (features, int8 model, grammar
 search) at the first quiet frame of every pause, while the endpointer keeps listening. A

@@ -228,7 +228,13 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray,
     score[firsts] = log_probs[0, pg.lab[firsts]]
     skips = pg.entry_skip == START
     score[skips] = log_probs[0, pg.lab[skips]] + pg.skip_penalty
-    back = np.zeros((t_len, pg.n_states), np.int8)
+    # Which predecessor each state took at each frame (0-6), two states per byte: the
+    # largest array of the search (3 MB for 5 s of speech unpacked), and the service's peak
+    # memory is its peak.
+    half = (pg.n_states + 1) // 2
+    back = np.zeros((t_len, half), np.uint8)
+    pairs = np.zeros(2 * half, np.int8)
+    choice = pairs[: pg.n_states]
     ends = score[pg.end_state] + pg.end_pen  # word-end scores, grouped by the node they reach
     if filler:
         j = int(ends[final_idx].argmax())
@@ -246,7 +252,7 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray,
         # Best predecessor per state, first one on ties (like argmax over the candidates):
         # the four intra-word ones as shifted vectors, then the word entries where they exist.
         # k rises, so "k if strictly better, else the choice so far" is a maximum.
-        choice = back[t]
+        choice[:] = 0
         best = score.copy()
         for k in range(1, k_intra):
             cand = score[:-k] + pg.gap[k - 1, k:]
@@ -259,6 +265,8 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray,
             hit = idx[better]
             best[hit] = cand[better]
             choice[hit] = k_intra + row
+        u = pairs.view(np.uint8)
+        np.bitwise_or(u[0::2], u[1::2] << 4, out=back[t])
         score = best + log_probs[t, pg.lab]
         score[pg.lead] = best[pg.lead] + edge[t]
         score[pg.sentinel] = NEG
@@ -285,7 +293,7 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray,
     path = np.full(t_len, pg.lead, np.int32)  # the state of every frame on the best path
     for t in range(last, 0, -1):
         path[t] = state
-        c = int(back[t, state])
+        c = int(back[t, state >> 1]) >> (4 * (state & 1)) & 15
         if c < k_intra:
             state = int(pg.preds[c, state])
             continue
