@@ -35,3 +35,27 @@ def test_tiny_benchmark_run_writes_consistent_report(tmp_path: Path, shipped_mod
     assert "| EdgeASR |" in md and "| pocketsphinx |" in md and "NPU readiness" in md
     for png in ("img/accuracy-vs-snr.png", "img/cost.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_memory_breakdown_measures_each_layer_in_a_fresh_process(shipped_model: Path) -> None:
+    """bench.memory (and the section make latency adds to docs/latency.md): resident size
+    after each import layer, the recogniser and some decodes, in a process of its own."""
+    import shutil
+
+    from bench import memory
+
+    if shutil.which("flite") is None:
+        pytest.skip("flite is not installed")
+    root = Path(__file__).resolve().parents[1]
+    result = memory.measure(root / "examples" / "demo-building.yaml", "flite:awb", 2)
+    names = [name for name, _ in result["steps"]]
+    assert names[1:5] == ["+ numpy", "+ pydantic", "+ xknx (and cryptography for IP Secure)",
+                          "+ the service's own modules (edgeasr.service)"]
+    assert names[-1] == "after decoding 2 commands"
+    rss = [r for _, (r, _) in result["steps"]]
+    hwm = [h for _, (_, h) in result["steps"]]
+    assert all(h >= r > 0 for r, h in zip(rss, hwm, strict=True)) and hwm == sorted(hwm)
+    assert result["decode_transient_mb"] > 0 and result["longest_clip_s"] > 0.8
+    assert "| + numpy |" in memory.render(result)
+    with pytest.raises(ValueError, match="flite:nobody"):
+        memory.measure(root / "examples" / "demo-building.yaml", "flite:nobody", 1)
