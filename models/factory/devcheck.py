@@ -79,4 +79,5 @@ def run(model_path: Path, dev: list[Example], config: Path) -> dict:
         "false_accepts_by_kind": {
             k: float(np.mean(accepted[kind == k])) for k in sorted(set(kinds)) if k != "command"},
         "calibration": cal.__dict__,
+        "threshold": DEFAULT_THRESHOLD,
     }
