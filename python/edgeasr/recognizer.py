@@ -22,9 +22,9 @@ from edgeasr.telegram import Telegram
 
 log = logging.getLogger(__name__)
 
-# The lowest threshold that acts on under 1 % of non-commands spoken by the dev voices (flite
-# awb, rms, festival ked: never trained on), with `python -m bench.threshold`
-# (docs/configuration.md); 0.5 acted on 1.9 % of them for 6 % more commands.
+# Chosen on the dev voices (flite awb, rms, festival ked: never trained on) with
+# `python -m bench.threshold`: the lowest that kept false actions on their non-commands under
+# 1 % with model v4, 0.6 % with v5; 0.5 acts on about 6 % more commands (docs/configuration.md).
 DEFAULT_THRESHOLD = 0.65
 # Loud speech around the sentence (``Hypothesis.outside``, mean per-frame shortfall over the
 # worst 200 ms) beyond which nothing is sent, whatever the confidence: "never open the
