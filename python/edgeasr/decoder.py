@@ -229,8 +229,8 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray,
     skips = pg.entry_skip == START
     score[skips] = log_probs[0, pg.lab[skips]] + pg.skip_penalty
     # Which predecessor each state took at each frame (0-6), two states per byte: the
-    # largest array of the search (3 MB for 5 s of speech unpacked), and the service's peak
-    # memory is its peak.
+    # largest array of the search (3 MB for 5 s of speech if unpacked), and it sets the
+    # service's peak memory.
     half = (pg.n_states + 1) // 2
     back = np.zeros((t_len, half), np.uint8)
     pairs = np.zeros(2 * half, np.int8)

@@ -56,9 +56,9 @@ def _window() -> np.ndarray:
     return np.hanning(WIN).astype(np.float32)
 
 
-# Frames per FFT batch: keeps the transient memory of a long utterance near 0.5 MB instead of
-# ~1.4 kB per frame at once (the service's peak RSS, docs/latency.md); rows are independent,
-# so the result is the same as one batch.
+# Frames per FFT batch: the transient memory stays under 1 MB however long the utterance,
+# instead of ~14 kB per frame (7 MB for 5 s: the service's peak RSS, docs/latency.md); rows
+# are independent, so the result is the same as one batch.
 _FFT_BATCH = 64
 
 
