@@ -124,9 +124,9 @@ class PhoneGraph:
         self.n_states = n_states + 2
         self.lab = np.asarray(lab, np.int32)
         sent = self.sentinel
-        self.preds = np.asarray(
+        # Only checked here: the search uses the shifts below, the backtrace state - k.
+        pred = np.asarray(
             [[p if p >= 0 else sent for p in col] + [sent, sent] for col in preds], np.int32)
-        self.preds[0, self.lead] = self.lead
         self.n_nodes = graph.n_nodes + 1
         no_node = graph.n_nodes  # its junction score is always -inf
         self.entry = np.asarray([n if n >= 0 else no_node for n in entry] + [no_node] * 2,
@@ -144,9 +144,9 @@ class PhoneGraph:
         # (1-4) is always the state k places before, or none: each candidate is the score
         # vector shifted by k plus this gap (0, or the skip penalty for k = 3, 4; -inf where
         # there is no such predecessor). Slices instead of gathers halve the search time.
-        has_pred = self.preds[1:] != sent
+        has_pred = pred[1:] != sent
         shift = np.arange(self.n_states) - np.arange(1, self.N_INTRA)[:, None]
-        if not np.array_equal(np.where(has_pred, self.preds[1:], shift), shift):
+        if not np.array_equal(np.where(has_pred, pred[1:], shift), shift):
             raise RuntimeError("phone graph: an intra-word predecessor is not k states back")
         pen = np.array([0.0, 0.0, skip_penalty, skip_penalty], np.float32)[:, None]
         self.gap = np.where(has_pred, pen, -np.inf).astype(np.float32)
@@ -241,7 +241,8 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray,
         fin_best[0], fin_k[0] = ends[final_idx[j]], final_idx[j]
     # Per frame and node, which word end fed the node (the first best, like argmax): what the
     # backtrace needs, in a tenth of the memory of every word end's score.
-    from_end = np.empty((t_len, len(pg.seg_nodes)), np.int32)
+    from_end = np.empty((t_len, len(pg.seg_nodes)),
+                        np.int16 if len(pg.end_state) < 2**15 else np.int32)
     junction = np.full(pg.n_nodes, NEG, np.float32)
     entry_pen = (0.0, pg.skip_penalty)
     for t in range(1, t_len):
@@ -295,7 +296,7 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray,
         path[t] = state
         c = int(back[t, state >> 1]) >> (4 * (state & 1)) & 15
         if c < k_intra:
-            state = int(pg.preds[c, state])
+            state -= c  # intra-word predecessor k is k states back (0: itself)
             continue
         arcs_rev.append(int(pg.arc_of[state]))
         node = int(pg.entry[state] if c == k_intra else pg.entry_skip[state])
