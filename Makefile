@@ -17,7 +17,7 @@ test: setup
 lint: setup
 	$(PY) -m ruff check python tests models scripts bench
 
-# Reproduce the shipped model from nothing (about an hour on 2 cores).
+# Reproduce the shipped model from nothing (about 80 minutes on 2 cores).
 model: setup
 	cd models && ../$(PY) -m factory --preset full
 
@@ -30,7 +30,7 @@ latency: setup
 	$(PY) -m bench.latency
 
 # Benchmarks -> docs/benchmarks.md + docs/img/: accuracy vs SNR against pocketsphinx and
-# Whisper tiny.en, cost per engine, NPU readiness, aarch64 check, model trade-off (42 minutes
+# Whisper tiny.en, cost per engine, NPU readiness, aarch64 check, model trade-off (44 minutes
 # measured on 2 cores; `make bench BENCH_ARGS=--quick` took 8 minutes).
 BENCH_ARGS ?=
 bench: setup
