@@ -139,6 +139,7 @@ Most of it is the Python libraries: numpy, xknx (whose IP Secure support loads
 cryptography) and pydantic (configuration).
 """
 
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__)
     ap.add_argument("--count", type=int, default=100, help="commands to speak (default 100)")

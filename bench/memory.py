@@ -105,8 +105,7 @@ def render(result: dict) -> str:
         f"`python -m bench.memory --voice {result['voice']} --count {result['count']}`:", "",
         *rows, "",
         f"Largest transient allocation of one decode: {result['decode_transient_mb']:.1f} MB "
-        f"(longest clip "
-        f"{result['longest_clip_s']:.1f} s).",
+        f"(longest clip {result['longest_clip_s']:.1f} s).",
     ])
 
 
