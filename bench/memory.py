@@ -76,6 +76,7 @@ def measure(config: Path, voice_spec: str = "flite:awb", count: int = 20) -> dic
     """Speak ``count`` commands in a dev voice, then measure a fresh worker process."""
     import numpy as np
 
+    from bench.service_env import precompile, service_env, unit_environment
     from bench.synth import TrainingVoice
     from edgeasr.grammar import load_building_grammar
     from factory import heldout
@@ -86,12 +87,15 @@ def measure(config: Path, voice_spec: str = "flite:awb", count: int = 20) -> dic
         for i, text in enumerate(texts):
             pcm = np.pad(voice.speak(text), (5600, 7200))  # 0.35 s before, 0.45 s after
             np.save(Path(tmp) / f"{i:03d}.npy", pcm.astype(np.float32))
+        precompile()
+        # The service's interpreter settings (PYTHONOPTIMIZE=2 from the systemd unit).
         proc = subprocess.run([sys.executable, "-m", "bench.memory", "--worker", tmp,
                                "--config", str(config)],
-                              capture_output=True, text=True, cwd=REPO)
+                              capture_output=True, text=True, cwd=REPO, env=service_env())
     if proc.returncode != 0:
         raise RuntimeError(f"memory worker failed:\n{proc.stderr}")
-    return {**json.loads(proc.stdout), "voice": voice_spec, "count": len(texts)}
+    return {**json.loads(proc.stdout), "voice": voice_spec, "count": len(texts),
+            "environment": unit_environment()}
 
 
 def render(result: dict) -> str:
@@ -102,7 +106,10 @@ def render(result: dict) -> str:
         prev = mb
     return "\n".join([
         f"Resident memory of one process importing and running what the service does, "
-        f"`python -m bench.memory --voice {result['voice']} --count {result['count']}`:", "",
+        f"`python -m bench.memory --voice {result['voice']} --count {result['count']}`, "
+        f"with the systemd unit's environment as on the board "
+        f"({' '.join(f'{k}={v}' for k, v in result.get('environment', {}).items()) or 'none'}):",
+        "",
         *rows, "",
         f"Largest transient allocation of one decode: {result['decode_transient_mb']:.1f} MB "
         f"(longest clip {result['longest_clip_s']:.1f} s).",

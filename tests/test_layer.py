@@ -514,3 +514,30 @@ def test_bitbake_parse():
     if res.returncode == 77:
         pytest.skip(res.stderr.strip())
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+
+
+def test_optimised_python_has_its_bytecode_in_the_image():
+    """The unit runs Python with PYTHONOPTIMIZE=2 and forbids writing bytecode, so the image
+    must ship the .opt-2.pyc files, or every start compiles the modules from source."""
+    from bench.service_env import UNIT, unit_environment
+
+    env = unit_environment(UNIT)
+    assert env["PYTHONOPTIMIZE"] == "2" and env["PYTHONDONTWRITEBYTECODE"] == "1"
+    image = (LAYER / "recipes-edgeasr/images/edgeasr-image.bb").read_text()
+    assert re.search(r'^EDGEASR_PYC_OPT2 \?= "1"$', image, re.M)
+    body = re.search(r"^edgeasr_compile_pyc_opt2\(\) \{\n(.*?)^\}", image, re.M | re.S)
+    assert body and "nativepython3 -OO -m compileall" in body.group(1)
+    # the paths inside the .pyc files must be the board's, not the build host's
+    assert "-s ${IMAGE_ROOTFS} -p /" in body.group(1)
+    assert "python3-native:do_populate_sysroot" in image
+
+
+def test_unit_environment_rejects_what_it_cannot_read(tmp_path: Path):
+    from bench.service_env import unit_environment
+
+    unit = tmp_path / "x.service"
+    unit.write_text("[Service]\nEnvironment=A=1 'B=two words'\nEnvironment=C=3\n")
+    assert unit_environment(unit) == {"A": "1", "B": "two words", "C": "3"}
+    unit.write_text("[Service]\nEnvironment=NOVALUE\n")
+    with pytest.raises(ValueError, match="NOVALUE"):
+        unit_environment(unit)

@@ -19,6 +19,7 @@ import yaml
 from conftest import DEMO_CONFIG, Speak, subprocess_env
 
 from bench.knxbus import Knxd, KnxtoolMonitor, environment_problem, free_port
+from bench.service_env import service_env
 from edgeasr.audio import write_wav
 from edgeasr.pipeline import DEFAULT_WAKE_PHRASE
 
@@ -100,7 +101,9 @@ def test_spoken_commands_reach_the_bus_and_nothing_else(
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "edgeasr.cli", "serve", "--service", str(cfg)],
-                env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                # as systemd runs it: the unit's environment (PYTHONOPTIMIZE=2, no bytecode
+                # written: the privacy check below would see it)
+                env=service_env(subprocess_env()), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 text=True, cwd=tmp_path)
             listening: set[str] = set()
             udp: set[str] = set()

@@ -120,7 +120,9 @@ def check(status: Path, device: Path, wait_s: float, interval_s: float = 1.0) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="edgeasr-health", description=__doc__.split("\n")[0])
+    # (__doc__ is None under PYTHONOPTIMIZE=2, as the service unit runs Python)
+    p = argparse.ArgumentParser(prog="edgeasr-health",
+                                description=(__doc__ or "").split("\n")[0])
     p.add_argument("--status", type=Path, default=Path("/run/edgeasr") / STATUS_NAME)
     p.add_argument("--device", type=Path, default=Path("/etc/edgeasr/device.yaml"),
                    help="present on a provisioned unit")

@@ -109,7 +109,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edgeasr-provision", description=__doc__.split("\n")[0])
+    # (__doc__ is None under PYTHONOPTIMIZE=2, as the service unit runs Python)
+    p = argparse.ArgumentParser(prog="edgeasr-provision",
+                                description=(__doc__ or "").split("\n")[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
     w = sub.add_parser("write", help="validate, write and verify one unit's data")
