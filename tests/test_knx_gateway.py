@@ -12,8 +12,10 @@ import base64
 import contextlib
 import enum
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml import sax as xml_sax
@@ -485,19 +487,51 @@ def test_config_defaults_and_errors(tmp_path: Path) -> None:
             KnxConfig(**settings)
 
 
-def make_keyring(path: Path, password: str, backbone_key: bytes, latency_ms: int = 100) -> Path:
-    """An ETS-style .knxkeys file with a routing backbone key, signed for ``password``."""
+@dataclass(frozen=True)
+class KeyringTunnel:
+    """A secure tunnel as ETS exports it: the interface's own address (``host``), the
+    tunnel's address, its user id and password, and the interface's authentication code."""
+
+    host: str
+    address: str
+    user_id: int
+    password: str
+    authentication: str
+
+
+def make_keyring(path: Path, password: str, backbone_key: bytes | None = None,
+                 latency_ms: int = 100, tunnels: tuple[KeyringTunnel, ...] = ()) -> Path:
+    """An ETS-style .knxkeys file, signed for ``password``: a routing backbone key and/or
+    secure tunnels (ETS's encryption: AES-128-CBC under the password's PBKDF2 hash, IV from
+    the creation time; passwords with 8 random bytes in front and padding behind)."""
     created = "2024-01-01T00:00:00"
     iv = sha256_hash(created.encode())[:16]
-    encryptor = Cipher(
-        algorithms.AES(hash_keyring_password(password.encode())), modes.CBC(iv)
-    ).encryptor()
-    key = base64.b64encode(encryptor.update(backbone_key) + encryptor.finalize()).decode()
+
+    def encrypt(data: bytes) -> str:
+        encryptor = Cipher(
+            algorithms.AES(hash_keyring_password(password.encode())), modes.CBC(iv)
+        ).encryptor()
+        return base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode()
+
+    def encrypt_password(secret: str) -> str:
+        raw = os.urandom(8) + secret.encode()
+        pad = 16 - len(raw) % 16
+        return encrypt(raw + bytes([pad]) * pad)
+
+    body = ""
+    if backbone_key is not None:
+        body += (f'  <Backbone MulticastAddress="224.0.23.12" Latency="{latency_ms}" '
+                 f'Key="{encrypt(backbone_key)}" />\n')
+    for tunnel in tunnels:
+        body += (f'  <Interface Type="Tunneling" Host="{tunnel.host}" '
+                 f'IndividualAddress="{tunnel.address}" UserID="{tunnel.user_id}" '
+                 f'Password="{encrypt_password(tunnel.password)}" '
+                 f'Authentication="{encrypt_password(tunnel.authentication)}" />\n')
     xml = (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<Keyring Project="EdgeASR test" CreatedBy="tests" Created="{created}" '
         'Signature="SIGNATURE" xmlns="http://knx.org/xml/keyring/1">\n'
-        f'  <Backbone MulticastAddress="224.0.23.12" Latency="{latency_ms}" Key="{key}" />\n'
+        f"{body}"
         "</Keyring>\n"
     )
     path.write_text(xml)

@@ -48,6 +48,7 @@ from xknx.exceptions import (
     ConfirmationError,
     CouldNotParseAddress,
     InvalidSecureConfiguration,
+    IPSecureError,
     XKNXException,
 )
 from xknx.io import ConnectionConfig, ConnectionType, SecureConfig
@@ -217,6 +218,16 @@ def connection_config(c: KnxConfig, keyring: Keyring | None = None) -> Connectio
     )
 
 
+def _caused_by(err: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``err`` or an exception it was raised from is a ``kind``."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def dpts_from_building(building: Building) -> dict[str, str]:
     """``{ga: dpt}`` for every datapoint of a building, so states can be decoded."""
     return {addr.ga: addr.dpt for _, _, addr in building.addresses()}
@@ -308,6 +319,7 @@ class KnxGateway:
         self.attempts = 0  # connection attempts since the last success
         self.connections = 0  # successful connections so far (1 + reconnects)
         self.last_error: str | None = None  # why the last connection attempt failed
+        self._refused = False  # the last attempt reached the interface and it refused us
 
     @classmethod
     def for_building(cls, config: KnxConfig, building: Building) -> KnxGateway:
@@ -629,6 +641,7 @@ class KnxGateway:
         try:
             while True:
                 self.attempts += 1
+                self._refused = False
                 xknx, error = await self._try_connect()
                 if error is not None:
                     if xknx is not None:
@@ -639,9 +652,10 @@ class KnxGateway:
                     first = self.attempts == 1
                     log.log(
                         logging.ERROR if first else logging.WARNING,
-                        "%s unreachable%s: %s; retrying in %.1f s "
+                        "%s %s%s: %s; retrying in %.1f s "
                         "(attempt %d, backoff doubling up to %g s)%s",
                         c.describe(),
+                        "refused us" if self._refused else "unreachable",
                         "" if first else f" for {time.monotonic() - down_since:.1f} s",
                         error,
                         delay,
@@ -709,6 +723,8 @@ class KnxGateway:
         except InvalidSecureConfiguration as err:
             return xknx, f"KNX IP Secure: {err or 'the keyring does not fit this interface'}"
         except (XKNXException, OSError) as err:
+            # xknx wraps the secure session's refusal in "could not be established"
+            self._refused = _caused_by(err, IPSecureError)
             return xknx, _reason(err)
         except Exception as err:  # keep retrying whatever xknx throws; show it once in full
             log.exception("KNX unexpected error while connecting")
@@ -716,6 +732,12 @@ class KnxGateway:
         return xknx, None
 
     def _hint(self) -> str:
+        if self._refused:
+            return (
+                "The keyring's password for this tunnel (individual_address / secure.user_id) "
+                "or the interface's authentication code does not match the interface: export "
+                "the keyring from ETS again and restart the service"
+            )
         if self.config.type == "routing":
             return (
                 "Check local_ip (an address of this machine on the KNX IP network) and that "
