@@ -30,7 +30,7 @@ BOOT_BB = LAYER / "recipes-bsp/edgeasr-boot/edgeasr-boot_1.0.bb"
 BOOT_CMD = LAYER / "recipes-bsp/edgeasr-boot/files/boot.cmd.in"
 SERVICE_BB = LAYER / "recipes-edgeasr/edgeasr-service/edgeasr-service_0.1.0.bb"
 OTA_INC = LAYER / "recipes-edgeasr/include/edgeasr-ota.inc"
-BUNDLE_BB = LAYER / "recipes-core/bundles/edgeasr-bundle_0.1.0.bb"
+BUNDLE_BB = LAYER / "dynamic-layers/rauc/recipes-core/bundles/edgeasr-bundle_0.1.0.bb"
 UNITS = LAYER / "recipes-edgeasr/edgeasr-service/files"
 SIZE = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 # meta-st-stm32mp (scarthgap) conf/machine/include/st-machine-storage-device-stm32mp.inc:
