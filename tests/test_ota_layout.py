@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "meta-edgeasr"
 TSV = LAYER / "files/flashlayouts/FlashLayout_sdcard_stm32mp257f-dk-optee-ab.tsv"
 EMMC_TSV = LAYER / "files/flashlayouts/FlashLayout_emmc_stm32mp257f-ev1-optee-ab.tsv"
-RAUC_CONF_BB = LAYER / "recipes-core/edgeasr-rauc-conf/edgeasr-rauc-conf_1.0.bb"
+RAUC_CONF_BB = LAYER / "dynamic-layers/rauc/recipes-core/edgeasr-rauc-conf/edgeasr-rauc-conf_1.0.bb"
 FLASH_MD = ROOT / "docs/flash.md"
 WKS = LAYER / "wic/edgeasr-sdcard-stm32mp257f-dk-ab.wks.in"
-SYSTEM_CONF = LAYER / "recipes-core/edgeasr-rauc-conf/files/system.conf"
-FW_ENV = LAYER / "recipes-core/edgeasr-rauc-conf/files/fw_env.config"
+SYSTEM_CONF = LAYER / "dynamic-layers/rauc/recipes-core/edgeasr-rauc-conf/files/system.conf"
+FW_ENV = LAYER / "dynamic-layers/rauc/recipes-core/edgeasr-rauc-conf/files/fw_env.config"
 BOOT_BB = LAYER / "recipes-bsp/edgeasr-boot/edgeasr-boot_1.0.bb"
 BOOT_CMD = LAYER / "recipes-bsp/edgeasr-boot/files/boot.cmd.in"
 SERVICE_BB = LAYER / "recipes-edgeasr/edgeasr-service/edgeasr-service_0.1.0.bb"
@@ -193,7 +193,7 @@ def test_slots_partitions_and_placeholders_agree() -> None:
         used = set(re.findall(r"@([A-Z_]+)@", template.read_text())) - {"..."}
         filled = set(re.findall(r"s[,;]@([A-Z_]+)@[,;]", recipe.read_text()))
         assert used <= filled, f"{template.name}: {used - filled} not filled by {recipe.name}"
-    conf_bb = (LAYER / "recipes-core/edgeasr-rauc-conf/edgeasr-rauc-conf_1.0.bb").read_text()
+    conf_bb = (LAYER / "dynamic-layers/rauc/recipes-core/edgeasr-rauc-conf/edgeasr-rauc-conf_1.0.bb").read_text()
     for template in (SYSTEM_CONF, FW_ENV):
         assert set(re.findall(r"@([A-Z_]+)@", template.read_text())) <= set(
             re.findall(r"s,@([A-Z_]+)@,", conf_bb)), f"{template.name}: placeholder not filled"
