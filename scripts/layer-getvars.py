@@ -4,7 +4,8 @@
     layer-getvars.py RECIPE=VAR,VAR,... [RECIPE=VAR,...]
 
 The pseudo variable @srcrev is the source revision the fetcher resolves (an AUTOREV is
-looked up in the repository, as a build would).
+looked up in the repository, as a build would); VAR[flag] reads a flag, e.g.
+do_rootfs[depends].
 
 Run inside a bitbake build environment (scripts/bitbake-parse.sh does, via kas shell).
 Unlike `bitbake -e <image>`, this only parses the recipes and does not need every run-time
@@ -36,6 +37,9 @@ def main(argv: list[str]) -> int:
                     import bb.fetch2
 
                     value = str(bb.fetch2.get_srcrev(d))
+                elif name.endswith("]") and "[" in name:
+                    var, _, flag = name[:-1].partition("[")
+                    value = " ".join((d.getVarFlag(var, flag) or "").split())
                 else:
                     value = " ".join((d.getVar(name) or "").split())
                 print(f"{recipe}: {name}={value}")
