@@ -50,7 +50,8 @@ for mod in list(sys.modules.values()):
         continue
     top = sys.modules.get(mod.__name__.split(".")[0])
     top_file = getattr(top, "__file__", None) or ""
-    if top_file.endswith("__init__.py") and "site-packages" in top_file or "/edgeasr/" in path:
+    package = top_file.endswith("__init__.py")
+    if package and ("site-packages" in top_file or mod.__name__.startswith("edgeasr")):
         tops.add(str(Path(top_file).parent))  # a package: all of it (lazy submodules too)
     else:
         files.add(path)  # the standard library: what was imported
