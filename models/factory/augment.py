@@ -103,10 +103,11 @@ def own_voice_tv(rng: np.random.Generator, own: np.ndarray, k: int) -> np.ndarra
 
 def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray],
             strength: float = 1.0, own: np.ndarray | None = None,
-            own_share: float = 0.0) -> np.ndarray:
+            own_share: float = 0.0, snr_max: float = 30.0) -> np.ndarray:
     """One random room/microphone/noise condition; ``strength`` 0 gives a clean copy.
 
     ``own``: chatter in the speaker's own voice; that share of the talker noise uses it.
+    ``snr_max``: the cleanest noisy mix, in dB (the SNR is drawn uniformly up to it).
     """
     x = speed(audio, rng.uniform(0.88, 1.14)) if rng.random() < 0.7 else audio
     x = pad_silence(rng, x)
@@ -136,7 +137,7 @@ def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray
         else:
             noise = colored_noise(rng, len(x), float(rng.choice([0.0, 1.0, 2.0])))
         # Other talkers carry phones the label lacks: keep them quieter than the speaker.
-        snr = rng.uniform(3, 30) if talkers else rng.uniform(-2, 30)
+        snr = rng.uniform(3, snr_max) if talkers else rng.uniform(-2, snr_max)
         x = mix_at_snr(x, np.asarray(noise, dtype=np.float32), snr)
     x = x * (10 ** rng.uniform(-1.5, 0.3) / (np.max(np.abs(x)) + 1e-6))
     return np.clip(x, -1, 1).astype(np.float32)

@@ -31,14 +31,17 @@ _BABBLE: list[np.ndarray] = []
 _ENGINES: list[str] = []
 _FRONTEND = "logmel40"
 _OWN_TV = 0.0
+_SNR_MAX = 30.0
 
 
-def _init_worker(seed: int, frontend_name: str = "logmel40", own_tv: float = 0.0) -> None:
-    global _BABBLE, _ENGINES, _FRONTEND, _OWN_TV
+def _init_worker(seed: int, frontend_name: str = "logmel40", own_tv: float = 0.0,
+                 snr_max: float = 30.0) -> None:
+    global _BABBLE, _ENGINES, _FRONTEND, _OWN_TV, _SNR_MAX
     from factory.corpus import chatter
 
     _FRONTEND = frontend_name
     _OWN_TV = own_tv
+    _SNR_MAX = snr_max
     _ENGINES = available_engines()
     rng = random.Random(seed)
     _BABBLE = [synthesise(random_voice(rng, _ENGINES), chatter(rng)) for _ in range(24)]
@@ -69,23 +72,25 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
     featurise = frontend(_FRONTEND)
     for c in range(copies):
         x = aug.augment(nrng, audio, _BABBLE, strength=0.0 if c == 0 and copies > 1 else strength,
-                        own=own, own_share=_OWN_TV)
+                        own=own, own_share=_OWN_TV, snr_max=_SNR_MAX)
         out.append(Example(featurise(x).astype(np.float16), label, kind, voice.label, text))
     return out
 
 
 def build(sentences: list[tuple[str, str]], copies: int, seed: int, workers: int,
           strength: float = 1.0, desc: str = "synthesise",
-          frontend_name: str = "logmel40", own_tv: float = 0.0) -> list[Example]:
+          frontend_name: str = "logmel40", own_tv: float = 0.0,
+          snr_max: float = 30.0) -> list[Example]:
     """Synthesise every sentence once and augment it ``copies`` times (the first copy clean)."""
     jobs = [(seed * 1_000_003 + i, k, t, copies, strength) for i, (k, t) in enumerate(sentences)]
     examples: list[Example] = []
     if workers <= 1:
-        _init_worker(seed, frontend_name, own_tv)
+        _init_worker(seed, frontend_name, own_tv, snr_max)
         for j in tqdm(jobs, desc=desc, unit="utt"):
             examples.extend(_make(j))
         return examples
-    with mp.get_context("fork").Pool(workers, _init_worker, (seed, frontend_name, own_tv)) as pool:
+    with mp.get_context("fork").Pool(workers, _init_worker,
+                                      (seed, frontend_name, own_tv, snr_max)) as pool:
         for ex in tqdm(pool.imap(_make, jobs, chunksize=8), total=len(jobs), desc=desc,
                        unit="utt"):
             examples.extend(ex)
