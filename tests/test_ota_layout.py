@@ -193,7 +193,7 @@ def test_slots_partitions_and_placeholders_agree() -> None:
         used = set(re.findall(r"@([A-Z_]+)@", template.read_text())) - {"..."}
         filled = set(re.findall(r"s[,;]@([A-Z_]+)@[,;]", recipe.read_text()))
         assert used <= filled, f"{template.name}: {used - filled} not filled by {recipe.name}"
-    conf_bb = (LAYER / "dynamic-layers/rauc/recipes-core/edgeasr-rauc-conf/edgeasr-rauc-conf_1.0.bb").read_text()
+    conf_bb = RAUC_CONF_BB.read_text()
     for template in (SYSTEM_CONF, FW_ENV):
         assert set(re.findall(r"@([A-Z_]+)@", template.read_text())) <= set(
             re.findall(r"s,@([A-Z_]+)@,", conf_bb)), f"{template.name}: placeholder not filled"
