@@ -66,7 +66,8 @@ PRESETS = {
     "full-tv": Preset(sentences=9000, copies=2, dev_sentences=300,
                       shape=ModelShape(192, 10, 9), epochs=14, batch_frames=16000, own_tv=0.5),
     # "full" at 24 epochs (as v4) with noisy copies at most 20 dB SNR instead of 30: more of
-    # the training noise as hard as a TV at 10 dB (measured: docs/model-alternatives.md).
+    # the training noise as hard as a TV at 10 dB. Measured worse than v4 on the dev voices in
+    # every condition but 0 dB (v6-noisy-24 in docs/model-alternatives.md), so not shipped.
     "full-noisy": Preset(sentences=9000, copies=2, dev_sentences=300,
                          shape=ModelShape(192, 10, 9), epochs=24, batch_frames=16000,
                          hold_out=DEV_VOICES, snr_max=20.0),
