@@ -1,8 +1,9 @@
 """KnxConfig -> xknx ConnectionConfig for every connection type, and secrets kept out of logs.
 
-TCP tunnelling and secure tunnelling have no server on this machine (knxd speaks neither
-KNXnet/IP over TCP nor KNX IP Secure), so their mapping is checked here; the UDP tunnel and
-(secure) routing also run against real peers in tests/test_knx_gateway.py.
+CI has no server for TCP tunnelling and secure tunnelling (knxd speaks neither KNXnet/IP over
+TCP nor KNX IP Secure), so their mapping is checked here, and against a real server in
+tests/test_knx_live.py when one is given (EDGEASR_KNX_LIVE); the UDP tunnel and (secure)
+routing also run against real peers in tests/test_knx_gateway.py.
 """
 
 from __future__ import annotations
