@@ -44,12 +44,12 @@ _NO_PEAK = {"peak_drop_db": None}  # the endpointer before its peak rule became 
 POLICIES: dict[str, PipelineConfig] = {
     "end of utterance only": PipelineConfig(
         Mode.ALWAYS, vad=VadConfig(early_silence_s=0.0, settled_silence_s=0.0, **_NO_PEAK)),
-    # What the service did before settled results existed: any confident decode, 160 ms.
-    "confidence 0.5 after 160 ms": PipelineConfig(
+    # What the service did before settled results existed: any accepted decode, 160 ms.
+    "any accepted result after 160 ms": PipelineConfig(
         Mode.ALWAYS, early_confidence=0.5, vad=VadConfig(settled_silence_s=0.16, **_NO_PEAK)),
     "0.8 after 60 ms only": PipelineConfig(
         Mode.ALWAYS, pause_confidence=0.8, vad=VadConfig(**_NO_PEAK)),
-    "0.8 settled after 60 ms, 0.5 after 160 ms": PipelineConfig(
+    "0.8 settled after 60 ms, 0.65 after 160 ms": PipelineConfig(
         Mode.ALWAYS, vad=VadConfig(**_NO_PEAK)),
     "the same, quiet also 40 dB under the peak": PipelineConfig(
         Mode.ALWAYS, vad=VadConfig(peak_drop_db=40.0)),
