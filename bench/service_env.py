@@ -9,6 +9,7 @@ compile modules at start-up (which the board never does).
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import subprocess
@@ -65,6 +66,7 @@ for f in sorted(files):
 """
 
 
+@functools.cache  # once per process: make latency runs it, then bench.memory
 def precompile(modules: tuple[str, ...] = ("edgeasr.cli", "edgeasr.service",
                                            "edgeasr.recognizer")) -> None:
     """Write the `.opt-2.pyc` files of the packages ``modules`` import (and of the standard

@@ -506,11 +506,10 @@ def make_keyring(path: Path, password: str, backbone_key: bytes | None = None,
     the creation time; passwords with 8 random bytes in front and padding behind)."""
     created = "2024-01-01T00:00:00"
     iv = sha256_hash(created.encode())[:16]
+    key = hash_keyring_password(password.encode())  # PBKDF2: once, not per attribute
 
     def encrypt(data: bytes) -> str:
-        encryptor = Cipher(
-            algorithms.AES(hash_keyring_password(password.encode())), modes.CBC(iv)
-        ).encryptor()
+        encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
         return base64.b64encode(encryptor.update(data) + encryptor.finalize()).decode()
 
     def encrypt_password(secret: str) -> str:

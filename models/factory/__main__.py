@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from factory.augment import SNR_MAX_DB
 from factory.train import ModelShape
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ class Preset:
     own_tv: float = 0.0
     # The cleanest noisy training mix in dB (SNR drawn uniformly up to it; talkers from 3 dB,
     # other noise from -2 dB). Lower: more of the noisy copies are hard.
-    snr_max: float = 30.0
+    snr_max: float = SNR_MAX_DB
     # Voices left out of training; the dev check and the confidence calibration use them.
     hold_out: tuple[str, ...] = ()
 
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args.cache.mkdir(parents=True, exist_ok=True)
     cache = args.cache / (f"data-{preset.frontend}-{preset.sentences}x{preset.copies}"
                           f"-{args.seed}" + (f"-own{preset.own_tv:g}" if preset.own_tv else "")
-                          + (f"-snr{preset.snr_max:g}" if preset.snr_max != 30.0 else "")
+                          + (f"-snr{preset.snr_max:g}" if preset.snr_max != SNR_MAX_DB else "")
                           + ".pkl")
     data_cached = cache.exists()
     if data_cached:

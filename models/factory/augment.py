@@ -101,9 +101,13 @@ def own_voice_tv(rng: np.random.Generator, own: np.ndarray, k: int) -> np.ndarra
     return sum(np.pad(p, (0, n - len(p))) for p in parts).astype(np.float32)
 
 
+# The cleanest noisy mix in dB unless a preset asks for harder ones (Preset.snr_max).
+SNR_MAX_DB = 30.0
+
+
 def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray],
             strength: float = 1.0, own: np.ndarray | None = None,
-            own_share: float = 0.0, snr_max: float = 30.0) -> np.ndarray:
+            own_share: float = 0.0, snr_max: float = SNR_MAX_DB) -> np.ndarray:
     """One random room/microphone/noise condition; ``strength`` 0 gives a clean copy.
 
     ``own``: chatter in the speaker's own voice; that share of the talker noise uses it.

@@ -31,11 +31,11 @@ _BABBLE: list[np.ndarray] = []
 _ENGINES: list[str] = []
 _FRONTEND = "logmel40"
 _OWN_TV = 0.0
-_SNR_MAX = 30.0
+_SNR_MAX = aug.SNR_MAX_DB
 
 
 def _init_worker(seed: int, frontend_name: str = "logmel40", own_tv: float = 0.0,
-                 snr_max: float = 30.0) -> None:
+                 snr_max: float = aug.SNR_MAX_DB) -> None:
     global _BABBLE, _ENGINES, _FRONTEND, _OWN_TV, _SNR_MAX
     from factory.corpus import chatter
 
@@ -80,7 +80,7 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
 def build(sentences: list[tuple[str, str]], copies: int, seed: int, workers: int,
           strength: float = 1.0, desc: str = "synthesise",
           frontend_name: str = "logmel40", own_tv: float = 0.0,
-          snr_max: float = 30.0) -> list[Example]:
+          snr_max: float = aug.SNR_MAX_DB) -> list[Example]:
     """Synthesise every sentence once and augment it ``copies`` times (the first copy clean)."""
     jobs = [(seed * 1_000_003 + i, k, t, copies, strength) for i, (k, t) in enumerate(sentences)]
     examples: list[Example] = []
