@@ -96,6 +96,12 @@ def tiny_speech_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_hybrid_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same for ``--preset tiny-hybrid``: log-mel and speech_embedding in one network."""
+    return _factory_model(tmp_path_factory, "tiny-hybrid")
+
+
+@pytest.fixture(scope="session")
 def shipped_model() -> Path:
     if not SHIPPED_MODEL.is_file():
         pytest.skip(f"{SHIPPED_MODEL.relative_to(ROOT)} is absent: the shipped model is made "

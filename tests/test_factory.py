@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DEMO_CONFIG, ROOT, subprocess_env
 
 from edgeasr.acoustic import AcousticModel, Calibration, _interpreter_class
 from edgeasr.lexicon import N_OUTPUTS
@@ -34,9 +37,10 @@ def test_tiny_preset_writes_every_artefact(tiny_model: Path) -> None:
     assert all(np.isfinite(v) for v in calib.values())
 
 
-@pytest.fixture(params=["tiny_model", "tiny_speech_model"])
+@pytest.fixture(params=["tiny_model", "tiny_speech_model", "tiny_hybrid_model"])
 def factory_model(request: pytest.FixtureRequest) -> Path:
-    """Each front end's tiny preset (log-mel network; frozen speech_embedding + head)."""
+    """Each front end's tiny preset (log-mel network; frozen speech_embedding + head; both
+    in one network with two inputs)."""
     return request.getfixturevalue(request.param)
 
 
@@ -49,15 +53,18 @@ def test_model_is_full_integer_static_and_npu_only(factory_model: Path) -> None:
     assert EXPORT_WINDOW == WINDOW
     interp = _interpreter_class()(model_path=str(tiny_model))
     interp.allocate_tensors()
-    [inp] = interp.get_input_details()
+    inputs = interp.get_input_details()
     [out] = interp.get_output_details()
-    assert inp["dtype"] == np.int8 and out["dtype"] == np.int8
+    assert all(t["dtype"] == np.int8 for t in [*inputs, out])
     runtime = json.loads(tiny_model.with_suffix(".json").read_text())
     left, right = runtime.get("context", (0, 0))
-    bins = {"logmel40": 40, "speech-mel32": 32}[runtime.get("frontend", "logmel40")]
-    assert list(inp["shape"]) == [1, left + WINDOW + right, bins]
+    # One input per front end: log-mel frames without context, speech-mel32 with the frozen
+    # network's context.
+    expected = {"logmel40": [1, WINDOW, 40], "speech-mel32": [1, left + WINDOW + right, 32]}
+    parts = runtime.get("frontend", "logmel40").split("+")
+    assert sorted(list(t["shape"]) for t in inputs) == sorted(expected[p] for p in parts)
     assert list(out["shape"]) == [1, WINDOW // 2, N_OUTPUTS]
-    for t in (inp, out):
+    for t in (*inputs, out):
         assert list(t["shape_signature"]) == list(t["shape"]), "dynamic dimension in the model"
         scale, _zero = t["quantization"]
         assert scale > 0
@@ -93,7 +100,7 @@ def test_model_card_lists_licences(factory_model: Path) -> None:
     tiny_model = factory_model
     card = (tiny_model.parent / "MODEL_CARD.md").read_text()
     meta = json.loads((tiny_model.parent / "model-meta.json").read_text())
-    pretrained = [("speech_embedding", "Apache-2.0")] if meta.get("frontend") == "speech-mel32" \
+    pretrained = [("speech_embedding", "Apache-2.0")] if "speech-mel32" in meta["frontend"] \
         else []
     assert "## Data sources and licences" in card
     licences = card.split("## Data sources and licences", 1)[1].split("\n## ", 1)[0]
@@ -149,3 +156,24 @@ def test_hold_out_names_training_voices() -> None:
     assert voices.is_voice("espeak:en-us") and voices.is_voice("espeak:en-us+f3")
     assert not voices.is_voice("flite:bob") and not voices.is_voice("espeak:en-us+nobody")
     assert not voices.is_voice("piper:joe") and not voices.is_voice("awb")
+
+
+def test_weights_of_a_run_export_the_same_model(tiny_hybrid_model: Path,
+                                                tmp_path: Path) -> None:
+    """``--weights`` re-exports a trained network without training: the factory keeps each
+    run's weights next to its data, and the same weights give the same int8 model (the same
+    outputs; the flatbuffer's layout may differ)."""
+    cache = tiny_hybrid_model.parents[1] / "cache"
+    weights = cache / "weights-tiny-hybrid-1.h5"
+    assert weights.is_file()
+    proc = subprocess.run(
+        [sys.executable, "-m", "factory", "--preset", "tiny-hybrid", "--out", str(tmp_path),
+         "--cache", str(cache), "--weights", str(weights), "--config", str(DEMO_CONFIG)],
+        cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
+        timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "instead of training" in proc.stderr
+    again, first = AcousticModel(tmp_path / "edgeasr.tflite"), AcousticModel(tiny_hybrid_model)
+    rng = np.random.default_rng(1)
+    feats = first.features((0.05 * rng.standard_normal(3 * 16000)).astype(np.float32))
+    np.testing.assert_array_equal(again.logits(feats), first.logits(feats))

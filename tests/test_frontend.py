@@ -62,6 +62,33 @@ def test_keras_backbone_matches_the_onnx_network(ort, speech: np.ndarray) -> Non
         np.testing.assert_allclose(ours[i], ref, rtol=1e-4, atol=1e-3)
 
 
+def test_two_phase_export_sees_every_second_training_embedding(speech: np.ndarray) -> None:
+    """Training takes every second 20 ms embedding for a two-phase head; the exported graph
+    (phases 0 and 2 of four) must compute exactly those, aligned, or the head is fed other
+    features on the board than it learned from."""
+    tf = pytest.importorskip("tensorflow")
+    from factory import embedding
+
+    audio = np.concatenate([speech, speech])  # longer than one 4.8 s window
+    feats = speech_mel(audio)
+    floor = pad_floor(feats)
+    every = embedding.Embedder(PRETRAINED)(feats, floor)
+    # What the hybrid factory computes for its training data: the same, half the work.
+    np.testing.assert_allclose(embedding.Embedder(PRETRAINED, phases=2)(feats, floor),
+                               every[::2], atol=1e-5)
+    frames = 400 + embedding.EXTRA
+    backbone = embedding.build_backbone(PRETRAINED)
+    inp = tf.keras.Input((frames, 32), batch_size=1)
+    x = np.concatenate([np.repeat(floor[None], embedding.LEFT, 0), feats])[:frames]
+    for phases in (4, 2):
+        graph = tf.keras.Model(inp, embedding.phased(backbone, inp, frames, phases))
+        out = graph(x[None]).numpy()[0]
+        assert out.shape == (200 * phases // 4, 96)
+        ref = every[:: 4 // phases][: len(out)]
+        # The last embeddings of the window see the end of the audio the Embedder padded.
+        np.testing.assert_allclose(out[: len(ref) - 5], ref[: len(ref) - 5], atol=1e-4)
+
+
 def test_model_json_names_an_unknown_front_end(tmp_path: Path, shipped_model: Path) -> None:
     model = tmp_path / "m.tflite"
     model.write_bytes(shipped_model.read_bytes())

@@ -29,12 +29,18 @@ def network(meta: dict) -> list[str]:
     shape = meta["shape"]
     blocks = (f"{shape['blocks']} depthwise-separable residual blocks ({shape['channels']} "
               f"channels, kernel {shape['kernel']}x1), 1x1 output conv")
+    phases = meta.get("phases", 4)
+    frozen = ("the frozen speech_embedding network (pretrained on real speech; 76 frames -> "
+              f"96-d, run at {phases} offsets so there is one embedding every "
+              f"{80 // phases} ms)")
     if meta.get("frontend") == "speech-mel32":
-        return [
-            "- Network: the frozen speech_embedding network (pretrained on real speech; 76 "
-            "frames -> 96-d, run at four 2-frame offsets so there is one embedding every "
-            f"20 ms), then a trained head: 1x1 conv, {blocks}.",
-        ]
+        return [f"- Network: {frozen}, then a trained head: 1x1 conv"
+                + (f" to {80 // phases // 20} frames of 20 ms per embedding" if phases < 4
+                   else "") + f", {blocks}."]
+    if "+" in meta.get("frontend", ""):
+        return [f"- Network: two inputs. Log-mel frames: Conv2D (5x1, stride 2). speech-mel32 "
+                f"frames: {frozen}, a 1x1 conv to two 20 ms frames per embedding. The two are "
+                f"added, then {blocks}."]
     return [f"- Network: Conv2D (5x1, stride 2) then {blocks}."]
 
 
@@ -101,7 +107,7 @@ def write(path: Path, meta: dict) -> None:
         "on this machine.",
         "",
         "## Data sources and licences",
-        SOURCES + (PRETRAINED_SOURCE if meta.get("frontend") == "speech-mel32" else ""),
+        SOURCES + (PRETRAINED_SOURCE if "speech-mel32" in meta.get("frontend", "") else ""),
         *dev_heading(meta.get("held_out_voices") or []),
         f"- {dev['commands']} commands, {dev['non_commands']} non-commands.",
         f"- Command accuracy (right telegrams, accepted): {pct(dev['command_accuracy'])}; "

@@ -25,6 +25,8 @@ class Example:
     kind: str
     voice: str
     text: str
+    # Hybrid models: the frozen network's embeddings (every 40 ms) beside the log-mel feats.
+    extra: np.ndarray | None = None
 
 
 _BABBLE: list[np.ndarray] = []

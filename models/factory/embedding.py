@@ -4,7 +4,9 @@ The network maps 76 frames (775 ms) of ``speech-mel32`` features to one 96-d emb
 run over a longer input, strides 8 frames (80 ms). Four copies of the input offset by 0, 2,
 4 and 6 frames give one embedding every 20 ms, the phone model's rate; interleaving them is
 a concatenate + reshape, so the whole thing stays in ops the NPU runs (slices, convs,
-pools, leaky ReLU, maximum). The weights are never trained here.
+pools, leaky ReLU, maximum). Two copies (offsets 0 and 4: one embedding every 40 ms) cost
+half as much; the head then predicts two 20 ms frames per embedding. The weights are never
+trained here.
 """
 
 from __future__ import annotations
@@ -71,40 +73,50 @@ def build_backbone(cache: Path, name: str = "speech_embedding") -> tf.keras.Mode
     return model
 
 
-def phased(backbone: tf.keras.Model, x: tf.Tensor, frames: int) -> tf.Tensor:
-    """[1, frames, 32] -> [1, (frames - EXTRA) // 2, 96]: embeddings every 20 ms."""
-    span = frames - (PHASES - 1) * 2
+def phased(backbone: tf.keras.Model, x: tf.Tensor, frames: int,
+           phases: int = PHASES) -> tf.Tensor:
+    """[1, frames, 32] -> [1, (frames - EXTRA) // 2 * phases // PHASES, 96].
+
+    Embeddings every 20 ms with four phases, every 40 ms with two (phases 0 and 2 of four).
+    """
+    steps = (frames - EXTRA) // 2 // PHASES
+    span = (steps - 1) * STRIDE + WINDOW  # each phase yields exactly ``steps`` embeddings
+    hop = 2 * (PHASES // phases)
     outs = []
-    for p in range(PHASES):
-        part = tf.keras.layers.Cropping1D((2 * p, frames - span - 2 * p))(x)
+    for p in range(phases):
+        part = tf.keras.layers.Cropping1D((hop * p, frames - span - hop * p))(x)
         e = backbone(part, training=False)
-        outs.append(tf.keras.layers.Reshape((-1, 1, DIM))(e))
+        outs.append(tf.keras.layers.Reshape((steps, 1, DIM))(e))
     y = tf.keras.layers.Concatenate(axis=2)(outs)
     return tf.keras.layers.Reshape((-1, DIM))(y)
 
 
-def padded_length(n_out: int) -> int:
+def padded_length(n_out: int, phases: int = PHASES) -> int:
     """Input frames that yield at least ``n_out`` embeddings (a whole number of strides)."""
-    steps = -(-n_out // PHASES)
-    return (steps - 1) * STRIDE + WINDOW + (PHASES - 1) * 2
+    steps = -(-n_out // phases)
+    return (steps - 1) * STRIDE + WINDOW + (phases - 1) * (STRIDE // phases)
 
 
 class Embedder:
-    """Embeddings every 20 ms for whole utterances (training data), batch = the 4 phases."""
+    """Embeddings for whole utterances (training data), one batch row per phase: every 20 ms
+    with four phases, every 40 ms with two."""
 
-    def __init__(self, cache: Path) -> None:
+    def __init__(self, cache: Path, phases: int = PHASES) -> None:
+        self.phases = phases
         self.backbone = build_backbone(cache)
         self._run = tf.function(self.backbone, reduce_retracing=True,
-                                input_signature=[tf.TensorSpec([PHASES, None, SPEECH_MELS])])
+                                input_signature=[tf.TensorSpec([phases, None, SPEECH_MELS])])
 
     def __call__(self, feats: np.ndarray, floor: np.ndarray) -> np.ndarray:
-        """[frames, 32] -> [ceil(frames / 2), 96], output i centred on frame 2*i."""
-        n_out = (len(feats) + 1) // 2
-        total = padded_length(n_out)
+        """[frames, 32] -> [ceil(frames / h), 96], output i centred on frame h*i, where
+        h = 8 / phases (2: every 20 ms; 4: every 40 ms)."""
+        hop = STRIDE // self.phases
+        n_out = -(-len(feats) // hop)
+        total = padded_length(n_out, self.phases)
         right = total - LEFT - len(feats)
         x = np.concatenate([np.repeat(floor[None], LEFT, 0), feats,
                             np.repeat(floor[None], right, 0)]).astype(np.float32)
-        span = total - (PHASES - 1) * 2
-        batch = np.stack([x[2 * p : 2 * p + span] for p in range(PHASES)])
-        e = self._run(tf.constant(batch)).numpy()  # [4, steps, 96]
+        span = total - (self.phases - 1) * hop
+        batch = np.stack([x[hop * p : hop * p + span] for p in range(self.phases)])
+        e = self._run(tf.constant(batch)).numpy()  # [phases, steps, 96]
         return e.transpose(1, 0, 2).reshape(-1, DIM)[:n_out]

@@ -7,8 +7,8 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from edgeasr.features import SPEECH_MELS, pad_floor
-from factory.train import ModelShape, build_head, build_model
+from edgeasr.features import N_MELS, SPEECH_MELS, pad_floor
+from factory.train import ModelShape, build_head, build_hybrid, build_model
 
 log = logging.getLogger(__name__)
 
@@ -21,39 +21,67 @@ NPU_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "MUL", "RES
 WINDOW = 400  # feature frames per inference window (4 s); static shape
 
 
-def embedding_model(head: tf.keras.Model, shape: ModelShape, cache) -> tf.keras.Model:
-    """Frozen speech_embedding (four 2-frame phases) + trained head, one static graph."""
+def embedding_model(head: tf.keras.Model, shape: ModelShape, cache,
+                    phases: int = 4) -> tf.keras.Model:
+    """Frozen speech_embedding (``phases`` offsets) + trained head, one static graph."""
     from factory import embedding
 
     frames = WINDOW + embedding.EXTRA
     backbone = embedding.build_backbone(cache)
     inp = tf.keras.Input((frames, SPEECH_MELS), batch_size=1, name="features")
-    emb = embedding.phased(backbone, inp, frames)
-    fixed = build_head(shape, WINDOW // 2)
+    emb = embedding.phased(backbone, inp, frames, phases)
+    up = embedding.PHASES // phases
+    fixed = build_head(shape, WINDOW // 2 // up, up=up)
     fixed.set_weights(head.get_weights())
     return tf.keras.Model(inp, fixed(emb))
 
 
+def hybrid_model(trained: tf.keras.Model, shape: ModelShape, cache) -> tf.keras.Model:
+    """Log-mel input + speech-mel32 input (with the frozen network at two phases in front
+    of the trained part), one static graph with two inputs."""
+    from factory import embedding
+
+    frames = WINDOW + embedding.EXTRA
+    backbone = embedding.build_backbone(cache)
+    # The representative data names its inputs: the converted graph orders them its own way.
+    mels = tf.keras.Input((WINDOW, N_MELS), batch_size=1, name="features")
+    speech = tf.keras.Input((frames, SPEECH_MELS), batch_size=1, name="speech_features")
+    emb = embedding.phased(backbone, speech, frames, phases=2)
+    fixed = build_hybrid(shape, WINDOW)
+    fixed.set_weights(trained.get_weights())
+    return tf.keras.Model([mels, speech], fixed([mels, emb]))
+
+
 def to_tflite(model: tf.keras.Model, shape: ModelShape, calibration: list[np.ndarray],
-              cache=None) -> bytes:
+              cache=None, phases: int = 4) -> bytes:
     """Quantise with per-tensor int8 weights and activations, int8 input and output.
 
     With ``cache`` (where the pretrained network lives), ``model`` is a head trained on
-    speech_embedding outputs and the export puts the frozen network in front of it.
+    speech_embedding outputs (or a hybrid with a log-mel input beside them) and the export
+    puts the frozen network in front of it.
     """
-    if cache is not None:
-        fixed = embedding_model(model, shape, cache)
+    hybrid = len(model.inputs) == 2
+    if hybrid:
+        fixed = hybrid_model(model, shape, cache)
+    elif cache is not None:
+        fixed = embedding_model(model, shape, cache, phases)
     else:
         fixed = build_model(shape, WINDOW)
         fixed.set_weights(model.get_weights())
-    frames = int(fixed.inputs[0].shape[1])
+    frames = max(int(i.shape[1]) for i in fixed.inputs)
 
     def representative():
+        from factory.embedding import LEFT
+
         for f in calibration:
             f = f.astype(np.float32)
             if len(f) < frames:
                 f = np.concatenate([f, np.repeat(pad_floor(f)[None], frames - len(f), 0)])
-            yield [f[None, :frames]]
+            if hybrid:  # log-mel columns without the context; speech-mel32 with it
+                yield {"features": f[None, LEFT : LEFT + WINDOW, :N_MELS],
+                       "speech_features": f[None, :frames, N_MELS:]}
+            else:
+                yield [f[None, :frames]]
 
     conv = tf.lite.TFLiteConverter.from_keras_model(fixed)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -60,17 +60,52 @@ def build_model(shape: ModelShape, frames: int | None = None) -> tf.keras.Model:
     return tf.keras.Model(inp, out)
 
 
-def build_head(shape: ModelShape, frames: int | None = None, dim: int = 96) -> tf.keras.Model:
-    """The trained part behind the frozen speech_embedding: [T, 96] -> [T, phones], 20 ms."""
+def build_head(shape: ModelShape, frames: int | None = None, dim: int = 96,
+               up: int = 1) -> tf.keras.Model:
+    """The trained part behind the frozen speech_embedding: [T, 96] -> [T * up, phones].
+
+    ``up`` > 1 for embeddings sparser than 20 ms: the last convolution predicts ``up``
+    consecutive 20 ms frames per embedding and a reshape lays them out in time.
+    """
     inp = tf.keras.Input((frames, dim), batch_size=1 if frames else None, name="embeddings")
     x = tf.keras.layers.Reshape((-1 if frames is None else frames, 1, dim))(inp)
     x = tf.keras.layers.Conv2D(shape.channels, 1, use_bias=False)(x)
     x = tf.keras.layers.BatchNormalization()(x)
     x = tf.keras.layers.ReLU(6.0)(x)
     x = _residual_blocks(x, shape)
-    x = tf.keras.layers.Conv2D(N_OUTPUTS, 1, name="phone_logits")(x)
-    out = tf.keras.layers.Reshape((frames if frames else -1, N_OUTPUTS))(x)
+    x = tf.keras.layers.Conv2D(N_OUTPUTS * up, 1, name="phone_logits")(x)
+    out = tf.keras.layers.Reshape((frames * up if frames else -1, N_OUTPUTS))(x)
     return tf.keras.Model(inp, out)
+
+
+def build_hybrid(shape: ModelShape, frames: int | None = None, dim: int = 96) -> tf.keras.Model:
+    """Log-mel network and speech_embedding head in one: both views of the audio meet after
+    the first layer and one CTC output (one timing) is learned from them together.
+
+    Inputs: log-mel [T, 40] every 10 ms and embeddings [T / 4, 96] every 40 ms (two phases of
+    the frozen network); output [T / 2, phones] every 20 ms. Each embedding becomes two 20 ms
+    frames (a 1x1 convolution to twice the channels, then a reshape), added to the strided
+    log-mel convolution's output.
+    """
+    batch = 1 if frames else None
+    inp = tf.keras.Input((frames, N_MELS), batch_size=batch, name="features")
+    emb = tf.keras.Input((frames // 4 if frames else None, dim), batch_size=batch,
+                         name="embeddings")
+    x = tf.keras.layers.Reshape((-1 if frames is None else frames, 1, N_MELS))(inp)
+    x = tf.keras.layers.Conv2D(shape.channels, (5, 1), strides=(2, 1), padding="same",
+                               use_bias=False)(x)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.ReLU(6.0)(x)
+    e = tf.keras.layers.Reshape((-1 if frames is None else frames // 4, 1, dim))(emb)
+    e = tf.keras.layers.Conv2D(2 * shape.channels, 1, use_bias=False)(e)
+    e = tf.keras.layers.BatchNormalization()(e)
+    e = tf.keras.layers.ReLU(6.0)(e)
+    e = tf.keras.layers.Reshape((-1 if frames is None else frames // 2, 1, shape.channels))(e)
+    x = tf.keras.layers.Add()([x, e])
+    x = _residual_blocks(x, shape)
+    x = tf.keras.layers.Conv2D(N_OUTPUTS, 1, name="phone_logits")(x)
+    out = tf.keras.layers.Reshape((frames // 2 if frames else -1, N_OUTPUTS))(x)
+    return tf.keras.Model([inp, emb], out)
 
 
 def spec_augment(x: np.ndarray, rng: np.random.Generator, max_span: int = 12) -> np.ndarray:
@@ -89,7 +124,7 @@ def spec_augment(x: np.ndarray, rng: np.random.Generator, max_span: int = 12) ->
 
 
 def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generator,
-             augment: bool = False, sub: int = 2):
+             augment: bool = False, sub: int = 2, up: int = 1):
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].feats))
     batches, cur, longest = [], [], 0
     for i in order:
@@ -102,13 +137,14 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
     if cur:
         batches.append(cur)
     rng.shuffle(batches)
+    hybrid = examples[0].extra is not None
     for b in batches:
         t = max(len(examples[i].feats) for i in b)
-        t += t % sub
+        t += (-t) % (4 if hybrid else sub)  # hybrid: one 40 ms embedding per 4 frames
 
         def feats(i: int) -> np.ndarray:
             f = examples[i].feats.astype(np.float32)
-            return spec_augment(f, rng, 12 // sub) if augment else f
+            return spec_augment(f, rng, 12 // sub // up) if augment else f
 
         x = np.stack([np.concatenate([feats(i),
                                       np.repeat(pad_floor(examples[i].feats)[None],
@@ -118,14 +154,29 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
         y = np.zeros((len(b), lmax), np.int32)
         for j, i in enumerate(b):
             y[j, : len(examples[i].label)] = examples[i].label
-        xl = np.array([(len(examples[i].feats) + sub - 1) // sub for i in b], np.int32)
+        xl = np.array([(len(examples[i].feats) + sub - 1) // sub * up for i in b], np.int32)
         yl = np.array([len(examples[i].label) for i in b], np.int32)
-        yield x, y, xl, yl
+        if hybrid:
+            yield (x, np.stack([_fit(examples[i].extra, t // 4, rng, augment) for i in b]),
+                   ), y, xl, yl
+        else:
+            yield x, y, xl, yl
 
 
-def usable(examples: list[Example], sub: int = 2) -> list[Example]:
-    """Drop clips too short for their label under CTC (``sub`` input frames per output)."""
-    return [e for e in examples if 0 < len(e.label) * 1.2 + 2 < len(e.feats) // sub]
+def _fit(e: np.ndarray, n: int, rng: np.random.Generator, augment: bool) -> np.ndarray:
+    """An utterance's embeddings cut or padded (with its quiet floor) to ``n`` rows."""
+    e = e.astype(np.float32)
+    if augment:
+        e = spec_augment(e, rng, 3)
+    if len(e) >= n:
+        return e[:n]
+    return np.concatenate([e, np.repeat(pad_floor(e)[None], n - len(e), 0)])
+
+
+def usable(examples: list[Example], sub: int = 2, up: int = 1) -> list[Example]:
+    """Drop clips too short for their label under CTC (``sub`` input frames per ``up``
+    outputs)."""
+    return [e for e in examples if 0 < len(e.label) * 1.2 + 2 < len(e.feats) // sub * up]
 
 
 def embed(examples: list[Example], cache: Path) -> list[Example]:
@@ -140,15 +191,38 @@ def embed(examples: list[Example], cache: Path) -> list[Example]:
     return out
 
 
+def embed_speech(examples: list[Example], cache: Path, phases: int = 2) -> list[np.ndarray]:
+    """Embeddings (every 40 ms with two phases) of the speech-mel32 columns of hybrid
+    examples, whose features are log-mel and speech-mel32 side by side."""
+    from factory.embedding import Embedder
+
+    embedder = Embedder(cache, phases)
+    out = []
+    for e in tqdm(examples, desc="embed", unit="utt"):
+        f = e.feats[:, N_MELS:].astype(np.float32)
+        out.append(embedder(f, pad_floor(f)).astype(np.float16))
+    return out
+
+
+def network(examples: list[Example], shape: ModelShape, head: bool = False,
+            up: int = 1) -> tf.keras.Model:
+    """The untrained network for these examples: hybrid when they carry embeddings."""
+    if examples and examples[0].extra is not None:
+        return build_hybrid(shape)
+    return build_head(shape, up=up) if head else build_model(shape)
+
+
 def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
-          batch_frames: int = 12000, lr: float = 2e-3, head: bool = False) -> tf.keras.Model:
-    """CTC training of the log-mel network, or (``head``) of the head on embeddings."""
+          batch_frames: int = 12000, lr: float = 2e-3, head: bool = False,
+          up: int = 1) -> tf.keras.Model:
+    """CTC training of the log-mel network, or (``head``) of the head on embeddings
+    (``up`` 20 ms outputs per embedding)."""
     tf.keras.utils.set_random_seed(seed)
     sub = 1 if head else 2
-    examples = usable(examples, sub)
-    model = build_head(shape) if head else build_model(shape)
+    examples = usable(examples, sub, up)
+    model = network(examples, shape, head, up)
     steps_per_epoch = sum(1 for _ in _batches(examples, batch_frames, np.random.default_rng(0),
-                                              sub=sub))
+                                              sub=sub, up=up))
     total = max(1, steps_per_epoch * epochs)
     sched = tf.keras.optimizers.schedules.CosineDecay(lr, total, alpha=0.02,
                                                       warmup_target=None)
@@ -168,7 +242,8 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
     with tqdm(total=total, desc="train", unit="step") as bar:
         for epoch in range(epochs):
             losses = []
-            for x, y, xl, yl in _batches(examples, batch_frames, rng, augment=True, sub=sub):
+            for x, y, xl, yl in _batches(examples, batch_frames, rng, augment=True, sub=sub,
+                                         up=up):
                 losses.append(float(step(x, y, xl, yl)))
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-50:]):.3f}")

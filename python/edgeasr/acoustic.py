@@ -5,6 +5,11 @@ it predicts, plus, for models with a pretrained front network, ``context`` frame
 and after that the network needs to see. Longer input is cut into overlapping windows whose
 edges, which lack context, are discarded. The model's ``edgeasr.json`` says which feature
 front end it was trained on, its context and its confidence calibration.
+
+A model's ``edgeasr.json`` may also name other models to run beside it (``ensemble``): each
+hears the same audio through its own front end, and their phone logits are added with
+weights, so the result is the weighted geometric mean of their phone probabilities
+(``EnsembleModel``; ``load_model`` picks the right class).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeasr.features import frontend, pad_floor
+from edgeasr.features import FRONTEND_BINS, frontend, pad_floor, side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +83,18 @@ def find_model(path: str | Path | None) -> Path:
     return repo_model
 
 
+@dataclass(frozen=True)
+class _Input:
+    """One input tensor of the model and the part of a feature chunk it takes."""
+
+    index: int
+    dtype: Any
+    quantization: tuple[float, int]
+    columns: tuple[int, int]
+    first: int  # first row of the chunk
+    rows: int
+
+
 class AcousticModel:
     def __init__(self, path: str | Path | None = None, num_threads: int = 1,
                  delegate: str | None = None) -> None:
@@ -96,14 +113,11 @@ class AcousticModel:
             self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path} is not a valid TFLite model: {exc}") from exc
-        inp = self._interp.get_input_details()[0]
         out = self._interp.get_output_details()[0]
-        self._in_index, self._out_index = inp["index"], out["index"]
-        self._in_q = inp["quantization"]
+        self._out_index = out["index"]
         self._out_q = out["quantization"]
-        self._in_dtype = inp["dtype"]
         self._lock = threading.Lock()  # a TFLite interpreter runs one inference at a time
-        meta = self._load_meta()
+        meta = self.meta = self._load_meta()
         self.calibration = Calibration(**meta.get("calibration", {}))
         self.frontend = str(meta.get("frontend", "logmel40"))
         try:
@@ -112,9 +126,41 @@ class AcousticModel:
             raise ModelError(f"{self.path.with_suffix('.json')}: {exc}") from None
         self.left, self.right = (int(v) for v in meta.get("context", (0, 0)))
         self.window = int(out["shape"][1]) * SUBSAMPLING
-        if int(inp["shape"][1]) != self.window + self.left + self.right:
-            raise ModelError(f"{self.path}: input of {inp['shape'][1]} frames does not match "
-                             f"{self.window} output frames + context {self.left}+{self.right}")
+        self._inputs = self._map_inputs()
+        self.bins = sum(FRONTEND_BINS[n] for n in self.frontend.split("+"))
+
+    def _map_inputs(self) -> list[_Input]:
+        """Which feature columns and rows each model input takes.
+
+        Features are the front ends' columns side by side; an input takes the columns of the
+        front end whose width it has. An input of ``window`` rows sees no context (it starts
+        ``left`` rows into a chunk); one of ``window + left + right`` rows sees all of it.
+        """
+        names = self.frontend.split("+")
+        cols, start = {}, 0
+        for n in names:
+            cols.setdefault(FRONTEND_BINS[n], []).append((start, start + FRONTEND_BINS[n]))
+            start += FRONTEND_BINS[n]
+        details = self._interp.get_input_details()
+        if len(details) != len(names):
+            raise ModelError(f"{self.path}: {len(details)} inputs, but its front end "
+                             f"{self.frontend!r} has {len(names)} parts")
+        full = self.window + self.left + self.right
+        inputs = []
+        for d in details:
+            rows, width = int(d["shape"][1]), int(d["shape"][2])
+            spans = cols.get(width, [])
+            if len(spans) != 1:
+                raise ModelError(f"{self.path}: an input of {width} values per frame does not "
+                                 f"match one part of the front end {self.frontend!r}")
+            if rows not in (self.window, full):
+                raise ModelError(f"{self.path}: input of {rows} frames does not match "
+                                 f"{self.window} output frames + context "
+                                 f"{self.left}+{self.right}")
+            first = self.left if rows == self.window else 0
+            inputs.append(_Input(d["index"], d["dtype"], d["quantization"], spans[0],
+                                 first, rows))
+        return inputs
 
     def _load_meta(self) -> dict[str, Any]:
         meta = self.path.with_suffix(".json")
@@ -125,14 +171,16 @@ class AcousticModel:
         except (ValueError, TypeError) as exc:
             raise ModelError(f"{meta} is not valid JSON: {exc}") from None
 
-    def _run(self, window: np.ndarray) -> np.ndarray:
-        scale, zero = self._in_q
-        if self._in_dtype == np.int8:
-            x = np.clip(np.round(window / scale + zero), -128, 127).astype(np.int8)
-        else:
-            x = window.astype(np.float32)
+    def _run(self, chunk: np.ndarray) -> np.ndarray:
         with self._lock:
-            self._interp.set_tensor(self._in_index, x[None])
+            for i in self._inputs:
+                x = chunk[i.first : i.first + i.rows, i.columns[0] : i.columns[1]]
+                scale, zero = i.quantization
+                if i.dtype == np.int8:
+                    x = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
+                else:
+                    x = x.astype(np.float32)
+                self._interp.set_tensor(i.index, x[None])
             self._interp.invoke()
             y = self._interp.get_tensor(self._out_index)[0].copy()
         oscale, ozero = self._out_q
@@ -172,6 +220,69 @@ class AcousticModel:
         return np.concatenate(pieces)[skip : skip + n_out]
 
     def log_probs(self, feats: np.ndarray) -> np.ndarray:
-        z = self.logits(feats)
-        z = z - z.max(axis=1, keepdims=True)
-        return (z - np.log(np.exp(z).sum(axis=1, keepdims=True))).astype(np.float32)
+        return log_softmax(self.logits(feats))
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return (z - np.log(np.exp(z).sum(axis=1, keepdims=True))).astype(np.float32)
+
+
+class EnsembleModel:
+    """Models that hear the same audio, each through its own front end; logits added.
+
+    Features are the members' features side by side (cut to the shortest: front ends with
+    different frame lengths may differ by a frame), so a recogniser passes one array as it
+    does for one model. The first member's ``edgeasr.json`` holds the ensemble's confidence
+    calibration, fitted on the ensemble's own output.
+    """
+
+    def __init__(self, members: list[tuple[AcousticModel, float]],
+                 calibration: Calibration) -> None:
+        self.members = members
+        self.path = members[0][0].path
+        self.calibration = calibration
+        self.frontend = "+".join(m.frontend for m, _ in members)
+        self.features = side_by_side([m.features for m, _ in members])
+
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        total = sum(m.bins for m, _ in self.members)
+        if feats.shape[1] != total:
+            raise ModelError(f"{self.path}: features have {feats.shape[1]} values per frame, "
+                             f"the ensemble ({self.frontend}) expects {total}")
+        out, col = None, 0
+        for model, weight in self.members:
+            z = weight * model.logits(feats[:, col : col + model.bins])
+            col += model.bins
+            out = z if out is None else out[: len(z)] + z[: len(out)]
+        assert out is not None
+        return out
+
+    def log_probs(self, feats: np.ndarray) -> np.ndarray:
+        return log_softmax(self.logits(feats))
+
+
+def load_model(path: str | Path | None = None, num_threads: int = 1,
+               delegate: str | None = None) -> AcousticModel | EnsembleModel:
+    """The model at ``path`` (default: the shipped one), with its ensemble if it names one."""
+    first = AcousticModel(path, num_threads, delegate)
+    spec = first.meta.get("ensemble")
+    if not spec:
+        return first
+    where = first.path.with_suffix(".json")
+    try:
+        others = [(str(m["model"]), float(m["weight"])) for m in spec]
+    except (TypeError, KeyError, ValueError):
+        raise ModelError(f"{where}: 'ensemble' must be a list of {{model: FILE, weight: "
+                         f"NUMBER}}, got {spec!r}") from None
+    own = 1.0 - sum(w for _, w in others)
+    if not all(0.0 < w < 1.0 for w in [own, *(w for _, w in others)]):
+        raise ModelError(f"{where}: ensemble weights must each be in (0, 1) and the other "
+                         f"models' sum below 1; got {[w for _, w in others]}")
+    members = [(first, own)]
+    for name, w in others:
+        try:
+            members.append((AcousticModel(first.path.parent / name, num_threads, delegate), w))
+        except ModelError as exc:
+            raise ModelError(f"{where} names {name} in its ensemble: {exc}") from None
+    return EnsembleModel(members, first.calibration)

@@ -142,15 +142,31 @@ FRONTENDS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "logmel40": features,
     "speech-mel32": speech_mel,
 }
+# Values per frame of each front end: a model with several inputs finds its columns by these.
+FRONTEND_BINS = {"logmel40": N_MELS, "speech-mel32": SPEECH_MELS}
+
+
+def side_by_side(parts: list[Callable[[np.ndarray], np.ndarray]]
+                 ) -> Callable[[np.ndarray], np.ndarray]:
+    """Several front ends' frames side by side, cut to the shortest (their windows differ,
+    so their frame counts may differ by one at the end)."""
+    def both(audio: np.ndarray) -> np.ndarray:
+        outs = [f(audio) for f in parts]
+        n = min(len(o) for o in outs)
+        return np.concatenate([o[:n] for o in outs], axis=1)
+
+    return both
 
 
 def frontend(name: str) -> Callable[[np.ndarray], np.ndarray]:
-    """The feature function a model was trained with, by the name in its ``edgeasr.json``."""
+    """The feature function a model was trained with, by the name in its ``edgeasr.json``;
+    ``a+b`` is front ends a and b side by side (a model with an input for each)."""
     try:
-        return FRONTENDS[name]
+        parts = [FRONTENDS[n] for n in name.split("+")]
     except KeyError:
-        raise ValueError(f"unknown front end {name!r}; expected one of {sorted(FRONTENDS)}")\
-            from None
+        raise ValueError(f"unknown front end {name!r}; expected one of {sorted(FRONTENDS)} "
+                         "or several joined by '+'") from None
+    return parts[0] if len(parts) == 1 else side_by_side(parts)
 
 
 def pad_floor(feats: np.ndarray) -> np.ndarray:
