@@ -209,7 +209,9 @@ def analyse(path: str | Path = DEFAULT_MODEL) -> Report:
                     and all(t.dtype in INTEGER_TYPES for t in ins if t.constant))
         ops.append(OpInfo(int(o["index"]), name, ins, outs, _macs(name, ins, outs), params,
                           full_int, all(t.per_tensor for t in ins + outs), name in NPU_OPS))
-    inp = _tensor(interp.get_input_details()[0], False)
+    # A model with two inputs (log-mel, and speech-mel32 for its front network) is reported
+    # by the longer one, which carries the context.
+    inp = _tensor(max(interp.get_input_details(), key=lambda d: int(d["shape"][1])), False)
     out = _tensor(interp.get_output_details()[0], False)
     # Frames whose phones one window predicts; a model with a front network also takes
     # context frames before and after them (its edgeasr.json says how many).

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from edgeasr.acoustic import Calibration, load_model
+from edgeasr.acoustic import AcousticModel, Calibration
 from edgeasr.decoder import PhoneGraph, decode
 from edgeasr.grammar import load_building_grammar
 from edgeasr.recognizer import DEFAULT_THRESHOLD, judge
@@ -42,7 +42,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, steps: int = 100) -> np.ndarray:
 def run(model_path: Path, dev: list[Example], config: Path) -> dict:
     grammar = load_building_grammar(config)
     graph = PhoneGraph(grammar.graph)
-    model = load_model(model_path)
+    model = AcousticModel(model_path)
     feats, correct, kinds, hyps = [], [], [], []
     for ex in tqdm(dev, desc="dev check", unit="utt"):
         hyp = decode(graph, model.log_probs(ex.feats.astype(np.float32)))  # preset's features

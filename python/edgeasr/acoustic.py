@@ -6,10 +6,8 @@ and after that the network needs to see. Longer input is cut into overlapping wi
 edges, which lack context, are discarded. The model's ``edgeasr.json`` says which feature
 front end it was trained on, its context and its confidence calibration.
 
-A model's ``edgeasr.json`` may also name other models to run beside it (``ensemble``): each
-hears the same audio through its own front end, and their phone logits are added with
-weights, so the result is the weighted geometric mean of their phone probabilities
-(``EnsembleModel``; ``load_model`` picks the right class).
+A model may have one input per front end (``logmel40+speech-mel32``: both feature kinds side
+by side in one array); each input takes its front end's columns.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeasr.features import FRONTEND_BINS, frontend, pad_floor, side_by_side
+from edgeasr.features import FRONTEND_BINS, frontend, pad_floor
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +115,7 @@ class AcousticModel:
         self._out_index = out["index"]
         self._out_q = out["quantization"]
         self._lock = threading.Lock()  # a TFLite interpreter runs one inference at a time
-        meta = self.meta = self._load_meta()
+        meta = self._load_meta()
         self.calibration = Calibration(**meta.get("calibration", {}))
         self.frontend = str(meta.get("frontend", "logmel40"))
         try:
@@ -127,7 +125,6 @@ class AcousticModel:
         self.left, self.right = (int(v) for v in meta.get("context", (0, 0)))
         self.window = int(out["shape"][1]) * SUBSAMPLING
         self._inputs = self._map_inputs()
-        self.bins = sum(FRONTEND_BINS[n] for n in self.frontend.split("+"))
 
     def _map_inputs(self) -> list[_Input]:
         """Which feature columns and rows each model input takes.
@@ -226,63 +223,3 @@ class AcousticModel:
 def log_softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     return (z - np.log(np.exp(z).sum(axis=1, keepdims=True))).astype(np.float32)
-
-
-class EnsembleModel:
-    """Models that hear the same audio, each through its own front end; logits added.
-
-    Features are the members' features side by side (cut to the shortest: front ends with
-    different frame lengths may differ by a frame), so a recogniser passes one array as it
-    does for one model. The first member's ``edgeasr.json`` holds the ensemble's confidence
-    calibration, fitted on the ensemble's own output.
-    """
-
-    def __init__(self, members: list[tuple[AcousticModel, float]],
-                 calibration: Calibration) -> None:
-        self.members = members
-        self.path = members[0][0].path
-        self.calibration = calibration
-        self.frontend = "+".join(m.frontend for m, _ in members)
-        self.features = side_by_side([m.features for m, _ in members])
-
-    def logits(self, feats: np.ndarray) -> np.ndarray:
-        total = sum(m.bins for m, _ in self.members)
-        if feats.shape[1] != total:
-            raise ModelError(f"{self.path}: features have {feats.shape[1]} values per frame, "
-                             f"the ensemble ({self.frontend}) expects {total}")
-        out, col = None, 0
-        for model, weight in self.members:
-            z = weight * model.logits(feats[:, col : col + model.bins])
-            col += model.bins
-            out = z if out is None else out[: len(z)] + z[: len(out)]
-        assert out is not None
-        return out
-
-    def log_probs(self, feats: np.ndarray) -> np.ndarray:
-        return log_softmax(self.logits(feats))
-
-
-def load_model(path: str | Path | None = None, num_threads: int = 1,
-               delegate: str | None = None) -> AcousticModel | EnsembleModel:
-    """The model at ``path`` (default: the shipped one), with its ensemble if it names one."""
-    first = AcousticModel(path, num_threads, delegate)
-    spec = first.meta.get("ensemble")
-    if not spec:
-        return first
-    where = first.path.with_suffix(".json")
-    try:
-        others = [(str(m["model"]), float(m["weight"])) for m in spec]
-    except (TypeError, KeyError, ValueError):
-        raise ModelError(f"{where}: 'ensemble' must be a list of {{model: FILE, weight: "
-                         f"NUMBER}}, got {spec!r}") from None
-    own = 1.0 - sum(w for _, w in others)
-    if not all(0.0 < w < 1.0 for w in [own, *(w for _, w in others)]):
-        raise ModelError(f"{where}: ensemble weights must each be in (0, 1) and the other "
-                         f"models' sum below 1; got {[w for _, w in others]}")
-    members = [(first, own)]
-    for name, w in others:
-        try:
-            members.append((AcousticModel(first.path.parent / name, num_threads, delegate), w))
-        except ModelError as exc:
-            raise ModelError(f"{where} names {name} in its ensemble: {exc}") from None
-    return EnsembleModel(members, first.calibration)

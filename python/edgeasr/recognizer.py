@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeasr.acoustic import AcousticModel, Calibration, EnsembleModel, load_model
+from edgeasr.acoustic import AcousticModel, Calibration
 from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.endpoint import speech_segments
 from edgeasr.features import quiet_frames
@@ -58,7 +58,7 @@ class Result:
 
 
 class Recognizer:
-    def __init__(self, grammar: CompiledGrammar, model: AcousticModel | EnsembleModel,
+    def __init__(self, grammar: CompiledGrammar, model: AcousticModel,
                  threshold: float = DEFAULT_THRESHOLD,
                  filler_penalty: float | None = None) -> None:
         if not 0.0 <= threshold <= 1.0:
@@ -86,13 +86,13 @@ class Recognizer:
         if threshold is None:
             threshold = DEFAULT_THRESHOLD
         filler = settings.filler_penalty if settings is not None else None
-        return cls(grammar, load_model(model, delegate=delegate), threshold, filler)
+        return cls(grammar, AcousticModel(model, delegate=delegate), threshold, filler)
 
     @classmethod
     def from_context(cls, path: str | Path, model: str | Path | None = None,
                      threshold: float | None = None) -> Recognizer:
         """A recogniser for a Picovoice Rhino context YAML (intent + slots, no telegrams)."""
-        return cls(load_context_grammar(path), load_model(model),
+        return cls(load_context_grammar(path), AcousticModel(model),
                    DEFAULT_THRESHOLD if threshold is None else threshold)
 
     def recognize(self, pcm: np.ndarray) -> Result:
