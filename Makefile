@@ -19,7 +19,7 @@ lint: setup
 
 # Reproduce the shipped model from nothing (about 80 minutes on 2 cores).
 model: setup
-	cd models && ../$(PY) -m factory --preset full
+	cd models && ../$(PY) -m factory --preset hybrid
 
 # Held-out evaluation (Piper joe voice, noise, non-commands) against pocketsphinx.
 eval: setup

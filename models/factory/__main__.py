@@ -66,10 +66,9 @@ PRESETS = {
     "tiny-speech": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
                           epochs=1, batch_frames=4000, frontend="speech-mel32", own_tv=0.5,
                           hold_out=DEV_VOICES),
-    # The shipped model (see models/MODEL_CARD.md): three speakers (no other voice shares
-    # their recordings) train nothing, so the confidence is calibrated on voices the model
-    # never heard, as a user's will be (v4 in docs/model-alternatives.md); 30 epochs (v5)
-    # did better than 24 on those voices.
+    # The log-mel model shipped until v8 (v5 in docs/model-alternatives.md): three speakers
+    # (no other voice shares their recordings) train nothing, so the confidence is calibrated
+    # on voices the model never heard, as a user's will be; 30 epochs did better than 24.
     "full": Preset(sentences=9000, copies=2, dev_sentences=300,
                    shape=ModelShape(192, 10, 9), epochs=30, batch_frames=16000,
                    hold_out=DEV_VOICES),
@@ -92,9 +91,10 @@ PRESETS = {
     # "speech" with the frozen network at two offsets instead of four (0.28 instead of
     # 0.55 GOP per second of audio, inside the 0.5) and the dev voices held out, so
     # its confidence is calibrated on unseen speakers like the shipped model's.
-    # Both views in one network (factory.train.build_hybrid): log-mel frames, which the
-    # shipped model learns from, and the frozen real-speech network at two phases, which
-    # carried v3-speech-20 on the clean held-out voice; one CTC output, so one timing.
+    # The shipped model (`make model`, v8-hybrid in docs/model-alternatives.md): both views
+    # in one network (factory.train.build_hybrid): log-mel frames, as "full" learns from, and
+    # the frozen real-speech network at two phases, which carried v3-speech-20 on the clean
+    # held-out voice; one CTC output, so one timing. Same held-out voices as "full".
     "hybrid": Preset(sentences=9000, copies=2, dev_sentences=300,
                      shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
                      frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2),
@@ -214,15 +214,24 @@ def main(argv: list[str] | None = None) -> int:
             keep = embedding_phases() // preset.phases
             examples = [replace(e, feats=e.feats[::keep]) for e in examples]
     up = embedding_phases() // preset.phases if head else 1
+    trained_by: dict = {}
     if args.weights:
         # Re-export (and recalibrate) a network this preset trained before, without training.
         model = train.network(examples[:1], preset.shape, head, up)
         model.load_weights(str(args.weights))
         logging.info("weights from %s instead of training", args.weights)
+        # What the run that trained them measured (the factory writes it beside them).
+        record = args.weights.with_suffix(".json")
+        trained_by = json.loads(record.read_text()) if record.is_file() else {}
+        trained_by["weights"] = args.weights.name
     else:
+        t_fit = time.time()
         model = train.train(examples, preset.shape, epochs, args.seed,
                             batch_frames=preset.batch_frames, head=head, up=up)
-        model.save_weights(str(cache.with_name(f"weights-{args.preset}-{args.seed}.h5")))
+        weights = cache.with_name(f"weights-{args.preset}-{args.seed}.h5")
+        model.save_weights(str(weights))
+        weights.with_suffix(".json").write_text(json.dumps(
+            {"train_seconds": round(time.time() - t_fit), "epochs": epochs}) + "\n")
     t_train = time.time() - t0 - t_data
     tflite = export.to_tflite(model, preset.shape, calib, pretrained, preset.phases)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -249,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_sentences": preset.sentences, "copies": preset.copies,
         "voices": sorted({e.voice for e in examples}),
         "data_cached": data_cached,
+        **({"trained_by": trained_by} if trained_by else {}),
         "seconds": {"data": round(t_data), "train": round(t_train),
                     "total": round(time.time() - t0)},
         "ops": ops, "dev": dev_result, "size_bytes": len(tflite),

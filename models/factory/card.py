@@ -44,6 +44,21 @@ def network(meta: dict) -> list[str]:
     return [f"- Network: Conv2D (5x1, stride 2) then {blocks}."]
 
 
+def input_text(meta: dict) -> str:
+    """``input [1, 400, 40] `logmel40` feature frames``, one per input of the model."""
+    shapes = meta.get("input_shape", [1, 400, 40])
+    if shapes and isinstance(shapes[0], int):  # model-meta.json written before hybrids
+        shapes = [shapes]
+    names = meta.get("frontend", "logmel40").split("+")
+    if len(names) != len(shapes):
+        names = [meta.get("frontend", "logmel40")] * len(shapes)
+    # Inputs in the model's order; each front end's frames have their own width.
+    width = {"logmel40": 40, "speech-mel32": 32}
+    parts = [f"{s} `{next((n for n in names if width.get(n) == s[-1]), names[0])}`"
+             for s in shapes]
+    return ("input " if len(parts) == 1 else "inputs ") + " and ".join(parts) + " feature frames"
+
+
 def dev_heading(held_out: list[str]) -> list[str]:
     if not held_out:
         return ["## Synthetic dev set (training voices, unseen sentences)"]
@@ -73,9 +88,8 @@ def write(path: Path, meta: dict) -> None:
         "",
         "## What it is",
         f"- `models/edgeasr.tflite`: {meta['size_bytes'] / 1024:.0f} KiB, full-integer int8 "
-        f"(per-tensor), static input {meta.get('input_shape', [1, 400, 40])} "
-        f"`{meta.get('frontend', 'logmel40')}` feature frames (4 s plus context; longer audio "
-        "is windowed),",
+        f"(per-tensor), static {input_text(meta)} (4 s plus context; longer audio is "
+        "windowed),",
         "  output [1, 200, 40] phone logits every 20 ms: 39 ARPAbet phones + CTC blank.",
         *network(meta),
         f"- Ops: {', '.join(f'{k} x{v}' for k, v in sorted(ops.items()))}; tensor types: "
@@ -103,8 +117,13 @@ def write(path: Path, meta: dict) -> None:
         f"- {meta['epochs']} epochs of CTC training; data took {meta['seconds']['data']} s"
         + (" (reused from the factory's cache, so not the synthesis time)"
            if meta.get("data_cached") else "") + ", "
-        f"training {meta['seconds']['train']} s, the whole run {meta['seconds']['total']} s "
-        "on this machine.",
+        + (f"training {meta['seconds']['train']} s, " if "trained_by" not in meta else
+           f"training {meta['trained_by'].get('train_seconds', 'an unrecorded number of')} s "
+           f"in an earlier run that saved the weights ({meta['trained_by']['weights']}; this "
+           "run exported, checked and calibrated them"
+           + (f"; {meta['trained_by']['note']}" if meta["trained_by"].get("note") else "")
+           + "), ")
+        + f"the whole run {meta['seconds']['total']} s on this machine.",
         "",
         "## Data sources and licences",
         SOURCES + (PRETRAINED_SOURCE if "speech-mel32" in meta.get("frontend", "") else ""),

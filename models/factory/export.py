@@ -94,9 +94,10 @@ def to_tflite(model: tf.keras.Model, shape: ModelShape, calibration: list[np.nda
     return conv.convert()
 
 
-def input_shape(tflite: bytes) -> list[int]:
+def input_shape(tflite: bytes) -> list[list[int]]:
+    """Every input's shape (a hybrid model has one per front end)."""
     interp = tf.lite.Interpreter(model_content=tflite)
-    return [int(d) for d in interp.get_input_details()[0]["shape"]]
+    return [[int(d) for d in i["shape"]] for i in interp.get_input_details()]
 
 
 def graph_report(tflite: bytes) -> list[dict]:

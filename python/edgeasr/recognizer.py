@@ -23,9 +23,9 @@ from edgeasr.telegram import Telegram
 log = logging.getLogger(__name__)
 
 # Chosen on the dev voices (flite awb, rms, festival ked: never trained on) with
-# `python -m bench.threshold`: the lowest that kept false actions on their non-commands under
-# 1 % with model v4, 0.6 % with v5; 0.5 acts on about 6 % more commands (docs/configuration.md).
-DEFAULT_THRESHOLD = 0.65
+# `python -m bench.threshold`: the lowest that keeps false actions on their non-commands under
+# 1 % with the shipped model (v8-hybrid: 0.7 % at 0.75, 1.0 % at 0.7; docs/configuration.md).
+DEFAULT_THRESHOLD = 0.75
 # Loud speech around the sentence (``Hypothesis.outside``, mean per-frame shortfall over the
 # worst 200 ms) beyond which nothing is sent, whatever the confidence: "never open the
 # blinds" is not "open the blinds". Chosen on training voices with `python -m bench.filler`

@@ -63,7 +63,7 @@ class ListenConfig(_Strict):
     # Confidence needed to act in a pause: settled results after settled_silence_s, others
     # after early_silence_s (a sentence cut off may fit a command; docs/knx.md).
     early_confidence: Annotated[float, Field(ge=0, le=1)] = 0.8
-    pause_confidence: Annotated[float, Field(ge=0, le=1)] = 0.65
+    pause_confidence: Annotated[float, Field(ge=0, le=1)] = 0.75
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
     button: ButtonConfig | None = None  # push_to_talk: where the button is
     max_press_s: Annotated[float, Field(gt=0)] = 10.0  # push_to_talk: longest press decoded
