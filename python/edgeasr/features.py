@@ -130,10 +130,12 @@ def speech_mel(audio: np.ndarray) -> np.ndarray:
     x = np.asarray(audio, dtype=np.float32) * 32767.0
     if len(x) < N_FFT:
         x = np.pad(x, (0, N_FFT - len(x)))
-    n = 1 + (len(x) - N_FFT) // HOP
-    idx = np.arange(N_FFT)[None, :] + HOP * np.arange(n)[:, None]
-    spec = np.abs(np.fft.rfft(x[idx] * _speech_window())) ** 2
-    db = np.log10(np.maximum(spec @ speech_filterbank(), 1e-10))  # 10*log10(mel) / 10
+    frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP]  # a view, no copy
+    db = np.empty((len(frames), SPEECH_MELS), np.float32)
+    for s in range(0, len(frames), _FFT_BATCH):  # batches bound the memory, as in log_mel
+        spec = np.abs(np.fft.rfft(frames[s : s + _FFT_BATCH] * _speech_window())) ** 2
+        # 10*log10(mel) / 10
+        db[s : s + _FFT_BATCH] = np.log10(np.maximum(spec @ speech_filterbank(), 1e-10))
     # Like the original: nothing more than 80 dB below the loudest bin (digital silence).
     return (np.maximum(db, db.max() - 8.0) + 2.0).astype(np.float32)
 
