@@ -29,7 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "aarch64-root.sh"
 DEFAULT_CONFIG = ROOT / "examples" / "demo-building.yaml"
 DEFAULT_CLIPS = 24
-MAX_LSB = 1  # int8 kernels may round differently by one code between CPU architectures
+# int8 kernels may round differently between CPU architectures: at most one code with the
+# log-mel model (v5); with v8-hybrid, whose frozen front network stacks 38 LeakyReLU/MAXIMUM
+# layers, 4 and 5 codes in two runs of 24 clips (same transcripts, intents and telegrams on
+# both, which stay asserted exactly): the bound leaves room for other clips.
+MAX_LSB = 8
 CONDITIONS = ("clean", "snr10")
 
 

@@ -26,18 +26,28 @@ def test_shipped_model_is_full_integer_per_tensor_and_npu_only(shipped_model: Pa
 def test_shipped_model_macs_and_params_follow_its_recorded_architecture(
         shipped_model: Path) -> None:
     """MACs/parameters from the graph agree with the shape the factory recorded."""
-    meta = json.loads((ROOT / "models" / "model-meta.json").read_text())["shape"]
+    recorded = json.loads((ROOT / "models" / "model-meta.json").read_text())
+    meta = recorded["shape"]
     c, blocks, k = meta["channels"], meta["blocks"], meta["kernel"]
     r = analyse(shipped_model)
     t_out = r.output.shape[1]
-    n_feats, n_out = r.input.shape[2], r.output.shape[2]
-    convs = [o for o in r.ops if o.op == "CONV_2D"]
-    front_k = convs[0].inputs[1].shape[1]
+    n_feats, n_out = 40, r.output.shape[2]  # the log-mel input
+    # The frozen speech_embedding network of a hybrid model is counted apart.
+    frozen = [o for o in r.ops if any("speech_embedding" in t.name for t in o.outputs)]
+    trained = [o for o in r.ops if o not in frozen]
+    convs = [o for o in trained if o.op == "CONV_2D"]
+    front_k = max(o.inputs[1].shape[1] for o in convs)
     expected = t_out * (front_k * n_feats * c + blocks * (k * c + c * c + c) + c * n_out)
-    assert r.macs == expected
-    weights = front_k * n_feats * c + blocks * (k * c + c * c) + c * n_out
-    biases = c + blocks * 2 * c + n_out
-    assert r.params == weights + biases
+    hybrid = "+" in recorded["frontend"]
+    if hybrid:  # 1x1 conv of each 40 ms embedding to two 20 ms frames, added to the log-mel
+        expected += t_out // 2 * 96 * 2 * c + t_out * c
+        phases = recorded["phases"]
+        assert len(frozen) % phases == 0 and sum(o.macs for o in frozen) > 0
+    assert sum(o.macs for o in trained) == expected
+    if not hybrid:
+        weights = front_k * n_feats * c + blocks * (k * c + c * c) + c * n_out
+        biases = c + blocks * 2 * c + n_out
+        assert r.params == weights + biases
     assert r.macs_per_audio_s == pytest.approx(r.macs / (r.stride_frames * 0.01))
 
 
