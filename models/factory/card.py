@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from edgeasr.features import FRONTEND_BINS
+
 SOURCES = """\
 | input | used for | licence |
 |---|---|---|
@@ -53,8 +55,7 @@ def input_text(meta: dict) -> str:
     if len(names) != len(shapes):
         names = [meta.get("frontend", "logmel40")] * len(shapes)
     # Inputs in the model's order; each front end's frames have their own width.
-    width = {"logmel40": 40, "speech-mel32": 32}
-    parts = [f"{s} `{next((n for n in names if width.get(n) == s[-1]), names[0])}`"
+    parts = [f"{s} `{next((n for n in names if FRONTEND_BINS.get(n) == s[-1]), names[0])}`"
              for s in shapes]
     return ("input " if len(parts) == 1 else "inputs ") + " and ".join(parts) + " feature frames"
 
