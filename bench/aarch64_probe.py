@@ -1,6 +1,6 @@
 """Run the edgeasr runtime on WAVs and print what it did, as JSON (the aarch64 check's probe).
 
-    python -m bench.aarch64_probe CONFIG WAV...
+    python -m bench.aarch64_probe [--kernels optimized|reference] CONFIG WAV...
 
 Imports only the runtime (edgeasr, numpy, tflite-runtime, ...), so that it runs in the bare
 arm64 root of scripts/aarch64-root.sh as well as on the host.
@@ -20,10 +20,14 @@ from edgeasr.recognizer import Recognizer
 
 
 def main(argv: list[str]) -> int:
+    kernels = "optimized"
+    if argv[:1] == ["--kernels"] and len(argv) > 1:
+        kernels, argv = argv[1], argv[2:]
     if len(argv) < 2:
-        print("usage: python -m bench.aarch64_probe CONFIG WAV...", file=sys.stderr)
+        print("usage: python -m bench.aarch64_probe [--kernels optimized|reference] CONFIG "
+              "WAV...", file=sys.stderr)
         return 2
-    rec = Recognizer.from_config(argv[0])
+    rec = Recognizer.from_config(argv[0], kernels=kernels)
     scale = float(rec.model._out_q[0]) or 1.0
     out = []
     t0 = time.perf_counter()
@@ -37,6 +41,7 @@ def main(argv: list[str]) -> int:
                     # the int8 output codes, for an LSB-exact comparison
                     "logit_codes": np.round(logits / scale).astype(int).tolist()})
     json.dump({"machine": platform.machine(), "python": platform.python_version(),
+               "kernels": kernels,
                "numpy": np.__version__, "seconds": time.perf_counter() - t0,
                "results": out}, sys.stdout)
     return 0

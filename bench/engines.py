@@ -49,12 +49,14 @@ class EdgeASREngine:
     name = "edgeasr"
 
     def __init__(self, config: str | Path, model: str | Path | None = None,
-                 threshold: float | None = None) -> None:
-        self.recognizer = Recognizer.from_config(config, model=model, threshold=threshold)
+                 threshold: float | None = None, kernels: str = "optimized") -> None:
+        self.recognizer = Recognizer.from_config(config, model=model, threshold=threshold,
+                                                 kernels=kernels)
 
     def describe(self) -> dict[str, Any]:
         return {"engine": "EdgeASR", "model": str(self.recognizer.model.path),
-                "threshold": self.recognizer.threshold, "version": version("edgeasr")}
+                "threshold": self.recognizer.threshold, "version": version("edgeasr"),
+                "kernels": self.recognizer.model.kernels}
 
     def recognize(self, audio: np.ndarray) -> Output:
         pcm = np.ascontiguousarray(audio, dtype=np.float32)

@@ -31,7 +31,7 @@ from bench.report import write_json, write_markdown, write_plot
 from bench.runner import Record, run
 from bench.synth import TrainingVoice, voice_description
 from bench.targets import check
-from edgeasr.acoustic import ModelError, find_model
+from edgeasr.acoustic import KERNELS, ModelError, find_model
 from edgeasr.grammar import load_building_grammar
 
 log = logging.getLogger("bench.eval")
@@ -79,6 +79,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float,
                    help="EdgeASR's threshold (default: the config's); run at a low one to "
                    "replay higher ones with bench.threshold")
+    p.add_argument("--kernels", choices=KERNELS, default="optimized",
+                   help="EdgeASR's TFLite CPU kernels; 'reference' (about 8x slower) computes "
+                   "what the board's CPU computes (x86's optimized int8 kernels differ)")
     p.add_argument("--out", type=Path,
                    help="write accuracy.md, accuracy.png and accuracy.json here instead")
     p.add_argument("--conditions", default=",".join(cond.CONDITIONS),
@@ -97,6 +100,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [c for c in args.conditions if c not in cond.CONDITIONS]
     if unknown or not args.conditions:
         p.error(f"unknown condition(s) {unknown}; choose from {list(cond.CONDITIONS)}")
+    if args.kernels != "optimized" and args.out is None:
+        p.error("--kernels needs --out: docs/accuracy.md is the default kernels' result")
     if args.dev_voice and args.out is None:
         p.error("--dev-voice needs --out: docs/accuracy.md is the held-out (joe) result")
     args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
@@ -159,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.synth_only:
         try:
             if "edgeasr" in args.engines:
-                engines.append(EdgeASREngine(args.config, args.model, args.threshold))
+                engines.append(EdgeASREngine(args.config, args.model, args.threshold,
+                                             args.kernels))
         except ModelError as err:
             print(f"bench.eval: {err}", file=sys.stderr)
             return 2

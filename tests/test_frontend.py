@@ -97,6 +97,21 @@ def test_model_json_names_an_unknown_front_end(tmp_path: Path, shipped_model: Pa
         AcousticModel(model)
 
 
+def test_reference_kernels_run_the_same_graph(shipped_model: Path, speech: np.ndarray) -> None:
+    """TFLite's reference kernels (what aarch64 computes) give the same phones, give or take
+    x86's optimized int8 rounding, and an unknown kernel set is a clear error."""
+    fast, ref = AcousticModel(shipped_model), AcousticModel(shipped_model, kernels="reference")
+    assert ref.kernels == "reference"
+    feats = fast.features(speech)
+    a, b = fast.logits(feats), ref.logits(feats)
+    assert a.shape == b.shape
+    assert np.mean(a.argmax(1) == b.argmax(1)) > 0.9
+    with pytest.raises(ModelError, match="'fastest'.*optimized, reference"):
+        AcousticModel(shipped_model, kernels="fastest")
+    with pytest.raises(ModelError, match="cannot go with a delegate"):
+        AcousticModel(shipped_model, kernels="reference", delegate="libvx_delegate.so")
+
+
 def test_unknown_front_end_name_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="'nope'.*logmel40"):
         frontend("nope")

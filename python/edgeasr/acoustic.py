@@ -38,20 +38,30 @@ class ModelError(RuntimeError):
     """The model file is missing, unreadable or not the shape EdgeASR expects."""
 
 
-def _interpreter_class() -> Any:
+# Which TFLite kernels run the graph on the CPU. "optimized" (TFLite's default) is fast, but
+# on x86 its int8 CONV_2D differs from TFLite's reference kernels (up to 16 codes in the
+# log-mel stem of v8-hybrid, for identical inputs), while aarch64's optimized kernels give
+# the reference results exactly (tests/test_aarch64.py). "reference" is ~8x slower and
+# computes here what the board's CPU computes.
+KERNELS = ("optimized", "reference")
+
+
+def _interpreter_class() -> tuple[Any, Any]:
+    """The Interpreter class and its OpResolverType enum, from the first runtime installed."""
     try:
-        from tflite_runtime.interpreter import Interpreter
+        from tflite_runtime.interpreter import Interpreter, OpResolverType
     except ImportError:
         try:
-            from ai_edge_litert.interpreter import Interpreter
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
         except ImportError:
             try:
                 from tensorflow.lite import Interpreter
+                from tensorflow.lite.experimental import OpResolverType
             except ImportError as exc:
                 raise ModelError(
                     "no TFLite runtime: pip install tflite-runtime (or ai-edge-litert)"
                 ) from exc
-    return Interpreter
+    return Interpreter, OpResolverType
 
 
 @dataclass(frozen=True)
@@ -95,12 +105,19 @@ class _Input:
 
 class AcousticModel:
     def __init__(self, path: str | Path | None = None, num_threads: int = 1,
-                 delegate: str | None = None) -> None:
+                 delegate: str | None = None, kernels: str = "optimized") -> None:
         self.path = find_model(path)
         if not self.path.is_file():
             raise ModelError(f"model file {self.path} not found (run `make model` or pass --model)")
-        Interpreter = _interpreter_class()
+        if kernels not in KERNELS:
+            raise ModelError(f"kernels {kernels!r}: expected one of {', '.join(KERNELS)}")
+        if kernels == "reference" and delegate:
+            raise ModelError("reference kernels run on the CPU; they cannot go with a delegate")
+        Interpreter, OpResolverType = _interpreter_class()
         kwargs: dict[str, Any] = {"model_path": str(self.path), "num_threads": num_threads}
+        if kernels == "reference":
+            kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
+        self.kernels = kernels
         if delegate:
             # On the board: the VX delegate of ST's X-LINUX-AI runs the graph on the NPU.
             from tflite_runtime.interpreter import load_delegate

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edgeasr.acoustic import ModelError
+from edgeasr.acoustic import KERNELS, ModelError
 from edgeasr.audio import AudioError, read_pcm, read_wav
 from edgeasr.building import ConfigError
 from edgeasr.recognizer import DEFAULT_THRESHOLD, Recognizer, Result
@@ -45,9 +45,11 @@ def _human(name: str, result: Result, with_slots: bool) -> str:
 def cmd_transcribe(args: argparse.Namespace) -> int:
     try:
         if args.context:
-            rec = Recognizer.from_context(args.context, args.model, args.threshold)
+            rec = Recognizer.from_context(args.context, args.model, args.threshold,
+                                           kernels=args.kernels)
         else:
-            rec = Recognizer.from_config(args.config, args.model, args.threshold)
+            rec = Recognizer.from_config(args.config, args.model, args.threshold,
+                                          kernels=args.kernels)
     except (ConfigError, ModelError, ValueError) as exc:
         print(f"edgeasr: {exc}", file=sys.stderr)
         return 2
@@ -187,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threshold", type=float,
                    help="minimum confidence to act "
                    f"(default: the config's, else {DEFAULT_THRESHOLD})")
+    t.add_argument("--kernels", choices=KERNELS, default="optimized",
+                   help="TFLite CPU kernels: 'reference' is slow but gives, on any machine, "
+                   "the results of the board's CPU (default: optimized)")
     t.add_argument("files", nargs="+", help="WAV files; '-' reads raw 16 kHz s16le mono PCM")
     t.set_defaults(func=cmd_transcribe)
 

@@ -73,11 +73,13 @@ class Recognizer:
 
     @classmethod
     def from_config(cls, path: str | Path, model: str | Path | None = None,
-                    threshold: float | None = None, delegate: str | None = None) -> Recognizer:
+                    threshold: float | None = None, delegate: str | None = None,
+                    kernels: str = "optimized") -> Recognizer:
         """A recogniser for a building configuration YAML.
 
         ``delegate``: a TFLite delegate library, e.g. ST's NPU delegate
         ``/usr/lib/libvx_delegate.so.2`` on the STM32MP257; None runs on the CPU.
+        ``kernels``: "reference" runs TFLite's reference kernels (slow; what aarch64 computes).
         """
         grammar = load_building_grammar(path)
         settings = grammar.building.recognizer if grammar.building is not None else None
@@ -86,13 +88,14 @@ class Recognizer:
         if threshold is None:
             threshold = DEFAULT_THRESHOLD
         filler = settings.filler_penalty if settings is not None else None
-        return cls(grammar, AcousticModel(model, delegate=delegate), threshold, filler)
+        return cls(grammar, AcousticModel(model, delegate=delegate, kernels=kernels), threshold,
+                   filler)
 
     @classmethod
     def from_context(cls, path: str | Path, model: str | Path | None = None,
-                     threshold: float | None = None) -> Recognizer:
+                     threshold: float | None = None, kernels: str = "optimized") -> Recognizer:
         """A recogniser for a Picovoice Rhino context YAML (intent + slots, no telegrams)."""
-        return cls(load_context_grammar(path), AcousticModel(model),
+        return cls(load_context_grammar(path), AcousticModel(model, kernels=kernels),
                    DEFAULT_THRESHOLD if threshold is None else threshold)
 
     def recognize(self, pcm: np.ndarray) -> Result:
