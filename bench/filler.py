@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from bench.dataset import DEFAULT_CACHE, HeldoutAudio, make_clips
 from bench.synth import TrainingVoice
+from edgeasr.acoustic import LEAD_FRAMES
 from edgeasr.decoder import PhoneGraph, decode
 from edgeasr.features import quiet_frames
 from edgeasr.recognizer import OUTSIDE_LIMIT, Recognizer, judge
@@ -76,7 +77,10 @@ def score(rec: Recognizer, variant: Variant, graph: PhoneGraph,
     tally: dict[str, Any] = {"right": 0, "wrong": 0, "commands": 0, "false": 0,
                              "non_commands": 0, "near_false": 0, "near": 0, "near_acted": []}
     for kind, ref, audio, lp in items:
-        quiet = quiet_frames(audio, len(lp), variant.gate) if variant.gate is not None else None
+        quiet = None  # lp starts with the model's LEAD_FRAMES rows of padding, as the runtime's
+        if variant.gate is not None:
+            quiet = np.concatenate([np.ones(LEAD_FRAMES, bool),
+                                    quiet_frames(audio, len(lp) - LEAD_FRAMES, variant.gate)])
         hyp = decode(graph, lp, quiet)
         sent: tuple[Any, ...] = ()
         if hyp is not None:
@@ -144,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             items = []
             for clip in tqdm(clips, desc=f"{spec} {condition}", unit="clip", mininterval=2):
                 x = audio.load(clip, condition)
-                lp = rec.model.log_probs(rec.model.features(x))
+                lp = rec.model.log_probs(rec.model.features(x), lead=True)
                 kind = "near" if clip.text in near else clip.kind
                 items.append((kind, clip.reference, x, lp))
             for v in variants:

@@ -88,6 +88,19 @@ def test_non_commands_send_nothing(recognizer: Recognizer, speak_audio: SpeakAud
         assert result.intent is None
 
 
+def test_a_leading_please_is_heard(recognizer: Recognizer, speak_audio: SpeakAudio) -> None:
+    """v8-hybrid puts a sentence's first word in the rows of its leading padding; a runtime
+    that drops those rows heard every "please stop the fan" as "stop the fan" (and some as
+    "start the fan"). Spoken tight and with half a second of silence before it."""
+    for text in ("please stop the fan", "please turn on the kitchen light"):
+        speech = speak_audio(text)
+        for before in (0.0, 0.5):
+            x = np.concatenate([np.zeros(int(before * 16000), np.float32), speech])
+            result = recognizer.recognize(x)
+            assert result.text == text, (before, result.text, result.confidence)
+            assert result.telegrams, (before, result.text, result.confidence)
+
+
 def test_command_inside_a_long_recording(recognizer: Recognizer,
                                          speak_audio: SpeakAudio) -> None:
     """20 s of room noise with one command at 11 s: the endpointer finds it."""

@@ -37,7 +37,7 @@ def test_a_command_counts_right_and_a_negated_one_as_a_near_command_acted_on_or_
                        ("non_command", "what a lovely evening it is")):
         audio = speak_audio(text)
         items.append((kind, ref if kind == "command" else (), audio,
-                      rec.model.log_probs(rec.model.features(audio))))
+                      rec.model.log_probs(rec.model.features(audio), lead=True)))
     variant = parse_variant("off@10+edge")
     tally = score(rec, variant, PhoneGraph(rec.grammar.graph), items)
     assert (tally["commands"], tally["near"], tally["non_commands"]) == (1, 1, 1)

@@ -45,7 +45,8 @@ def run(model_path: Path, dev: list[Example], config: Path) -> dict:
     model = AcousticModel(model_path)
     feats, correct, kinds, hyps = [], [], [], []
     for ex in tqdm(dev, desc="dev check", unit="utt"):
-        hyp = decode(graph, model.log_probs(ex.feats.astype(np.float32)))  # preset's features
+        # The preset's features; with the rows of the model's leading padding, as the runtime.
+        hyp = decode(graph, model.log_probs(ex.feats.astype(np.float32), lead=True))
         # Whatever parses is a command, whatever its label: caches made before corpus.py
         # kept room-less commands as commands call "good night" an other-room sentence.
         ref = grammar.graph.parse(ex.text)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,11 @@ CONTEXT = 80  # input frames of context each side kept out of the output
 # silence around its speech, and a clip cut tight (speech from its first frame on, as
 # espeak-ng and flite write them) otherwise loses its first phone. Even, for SUBSAMPLING.
 EDGE = 30
+# Output rows of that leading padding. A model with a wide view (v8-hybrid: each embedding
+# hears 0.76 s) may put the first word's phones there, at the very start of its input, as
+# CTC allows: v8-hybrid emits a leading "please" in its first four rows wherever the word
+# is spoken. A decoder that drops these rows never hears that word.
+LEAD_FRAMES = EDGE // SUBSAMPLING
 
 
 class ModelError(RuntimeError):
@@ -47,22 +53,20 @@ class ModelError(RuntimeError):
 KERNELS = ("optimized", "reference")
 
 
-def _interpreter_class() -> tuple[Any, Any]:
-    """The Interpreter class and its OpResolverType enum, from the first runtime installed."""
+def _interpreter_class() -> Any:
     try:
-        from tflite_runtime.interpreter import Interpreter, OpResolverType
+        from tflite_runtime.interpreter import Interpreter
     except ImportError:
         try:
-            from ai_edge_litert.interpreter import Interpreter, OpResolverType
+            from ai_edge_litert.interpreter import Interpreter
         except ImportError:
             try:
                 from tensorflow.lite import Interpreter
-                from tensorflow.lite.experimental import OpResolverType
             except ImportError as exc:
                 raise ModelError(
                     "no TFLite runtime: pip install tflite-runtime (or ai-edge-litert)"
                 ) from exc
-    return Interpreter, OpResolverType
+    return Interpreter
 
 
 @dataclass(frozen=True)
@@ -114,10 +118,12 @@ class AcousticModel:
             raise ModelError(f"kernels {kernels!r}: expected one of {', '.join(KERNELS)}")
         if kernels == "reference" and delegate:
             raise ModelError("reference kernels run on the CPU; they cannot go with a delegate")
-        Interpreter, OpResolverType = _interpreter_class()
+        Interpreter = _interpreter_class()
         kwargs: dict[str, Any] = {"model_path": str(self.path), "num_threads": num_threads}
         if kernels == "reference":
-            kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_REF
+            # Each runtime defines OpResolverType beside its Interpreter.
+            resolvers = sys.modules[Interpreter.__module__].OpResolverType
+            kwargs["experimental_op_resolver_type"] = resolvers.BUILTIN_REF
         self.kernels = kernels
         if delegate:
             # On the board: the VX delegate of ST's X-LINUX-AI runs the graph on the NPU.
@@ -237,15 +243,16 @@ class AcousticModel:
                 return
             start += step
 
-    def logits(self, feats: np.ndarray) -> np.ndarray:
-        """Phone logits, one row per 20 ms."""
+    def logits(self, feats: np.ndarray, lead: bool = False) -> np.ndarray:
+        """Phone logits, one row per 20 ms of ``feats``; with ``lead``, after the
+        ``LEAD_FRAMES`` rows of the quiet padding before them."""
         n_out = (len(feats) + SUBSAMPLING - 1) // SUBSAMPLING
-        skip = EDGE // SUBSAMPLING
+        start = 0 if lead else LEAD_FRAMES
         pieces = [self._run(chunk)[lo:hi] for chunk, lo, hi in self.chunks(feats)]
-        return np.concatenate(pieces)[skip : skip + n_out]
+        return np.concatenate(pieces)[start : LEAD_FRAMES + n_out]
 
-    def log_probs(self, feats: np.ndarray) -> np.ndarray:
-        return log_softmax(self.logits(feats))
+    def log_probs(self, feats: np.ndarray, lead: bool = False) -> np.ndarray:
+        return log_softmax(self.logits(feats, lead))
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeasr.acoustic import AcousticModel, Calibration
+from edgeasr.acoustic import LEAD_FRAMES, AcousticModel, Calibration
 from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.endpoint import speech_segments
 from edgeasr.features import quiet_frames
@@ -127,10 +127,14 @@ class Recognizer:
     def _decode(self, feats: np.ndarray, timings: dict[str, float],
                 audio: np.ndarray | None = None) -> Result:
         t = time.perf_counter()
-        log_probs = self.model.log_probs(feats)
+        # With the rows of the model's leading padding, quiet by construction (LEAD_FRAMES).
+        log_probs = self.model.log_probs(feats, lead=True)
         timings["model"] += time.perf_counter() - t
         t = time.perf_counter()
-        quiet = quiet_frames(audio, len(log_probs)) if audio is not None else None
+        quiet = None
+        if audio is not None:
+            quiet = np.concatenate([np.ones(LEAD_FRAMES, bool),
+                                    quiet_frames(audio, len(log_probs) - LEAD_FRAMES)])
         hyp = decode(self.phone_graph, log_probs, quiet)
         timings["decoder"] += time.perf_counter() - t
         if hyp is None:
