@@ -17,7 +17,7 @@ test: setup
 lint: setup
 	$(PY) -m ruff check python tests models scripts bench
 
-# Reproduce the shipped model from nothing (about 80 minutes on 2 cores).
+# Reproduce the shipped model from nothing (72 minutes measured on 2 cores, docs/model-alternatives.md).
 model: setup
 	cd models && ../$(PY) -m factory --preset hybrid
 
