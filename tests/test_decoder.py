@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edgeasr.acoustic import Calibration
+from edgeasr.acoustic import LEAD_FRAMES, Calibration
 from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.features import quiet_frames
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
@@ -136,8 +136,13 @@ class SpelledModel:
 
     calibration = Calibration()
 
-    def log_probs(self, feats: np.ndarray) -> np.ndarray:
-        return feats
+    def log_probs(self, feats: np.ndarray, lead: bool = False) -> np.ndarray:
+        if not lead:
+            return feats
+        # The padding rows before the audio, as the real model gives them: blank.
+        blank = np.full((LEAD_FRAMES, feats.shape[1]), -20.0, np.float32)
+        blank[:, BLANK] = 0.0
+        return np.concatenate([blank, feats])
 
 
 def test_recognizer_turns_margins_into_telegrams(grammar: CompiledGrammar) -> None:
