@@ -77,10 +77,9 @@ def score(rec: Recognizer, variant: Variant, graph: PhoneGraph,
     tally: dict[str, Any] = {"right": 0, "wrong": 0, "commands": 0, "false": 0,
                              "non_commands": 0, "near_false": 0, "near": 0, "near_acted": []}
     for kind, ref, audio, lp in items:
-        quiet = None  # lp starts with the model's LEAD_FRAMES rows of padding, as the runtime's
-        if variant.gate is not None:
-            quiet = np.concatenate([np.ones(LEAD_FRAMES, bool),
-                                    quiet_frames(audio, len(lp) - LEAD_FRAMES, variant.gate)])
+        # lp starts with the model's LEAD_FRAMES rows of padding, as the runtime's
+        quiet = (quiet_frames(audio, len(lp), variant.gate, lead=LEAD_FRAMES)
+                 if variant.gate is not None else None)
         hyp = decode(graph, lp, quiet)
         sent: tuple[Any, ...] = ()
         if hyp is not None:

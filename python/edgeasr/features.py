@@ -181,19 +181,19 @@ QUIET_HOP = 2 * HOP  # one flag per 20 ms, the acoustic model's output rate
 
 
 def quiet_frames(audio: np.ndarray, n_frames: int,
-                 below_db: float = QUIET_BELOW_DB) -> np.ndarray:
+                 below_db: float = QUIET_BELOW_DB, lead: int = 0) -> np.ndarray:
     """Per 20 ms frame, whether it is more than ``below_db`` under the speech level.
 
     The speech level is the 95th percentile of the frame energies: the talker nearest the
     microphone. Quiet frames around a command (a TV in the background) are not counted as
     speech left outside the sentence, and may be filler where that is on; loud ones (words
     the speaker said) are counted and never filler. Frames past the audio's end (the
-    model's padding) count as quiet.
+    model's padding) count as quiet, and so do the ``lead`` frames of padding before it.
     """
     quiet = np.ones(n_frames, bool)
-    db = frame_db(audio, QUIET_HOP)[:n_frames]
+    db = frame_db(audio, QUIET_HOP)[: max(0, n_frames - lead)]
     if len(db):
-        quiet[: len(db)] = db < np.percentile(db, 95) - below_db
+        quiet[lead : lead + len(db)] = db < np.percentile(db, 95) - below_db
     return quiet
 
 

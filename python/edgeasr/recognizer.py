@@ -132,10 +132,8 @@ class Recognizer:
         log_probs = self.model.log_probs(feats, lead=True)
         timings["model"] += time.perf_counter() - t
         t = time.perf_counter()
-        quiet = None
-        if audio is not None:
-            quiet = np.concatenate([np.ones(LEAD_FRAMES, bool),
-                                    quiet_frames(audio, len(log_probs) - LEAD_FRAMES)])
+        quiet = (quiet_frames(audio, len(log_probs), lead=LEAD_FRAMES) if audio is not None
+                 else None)
         hyp = decode(self.phone_graph, log_probs, quiet)
         timings["decoder"] += time.perf_counter() - t
         if hyp is None:
