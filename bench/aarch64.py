@@ -135,24 +135,40 @@ def _probe(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
     return json.loads(proc.stdout)
 
 
+def find_qemu() -> str | None:
+    return shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
+
+
+def host_python() -> tuple[list[str], dict[str, str]]:
+    """Command and environment that run this host's Python on this checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    return [sys.executable], {**env, "PYTHONPATH": f"{ROOT / 'python'}:{ROOT}"}
+
+
+def arm_python(qemu: str, root: Path) -> tuple[list[str], dict[str, str]]:
+    """Command and environment that run the arm64 root's Python under qemu on this checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    # -L: the guest's absolute paths resolve inside the root first (its loader, libc, Python,
+    # /opt/edgeasr-site), then on the host (this checkout and the WAVs).
+    return ([qemu, "-L", str(root), str(root / "usr/bin/python3")],
+            {**env, "PYTHONPATH": f"/opt/edgeasr-site:{ROOT / 'python'}:{ROOT}",
+             "PYTHONNOUSERSITE": "1"})
+
+
 def check(n_clips: int = DEFAULT_CLIPS) -> Comparison:
-    qemu = shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
+    qemu = find_qemu()
     if qemu is None:
         raise RuntimeError("qemu-aarch64-static is missing (Debian qemu-user-static; "
                            "scripts/setup.sh installs it)")
     root, root_s = build_root()
     wavs = [str(w) for w in held_out_wavs(n_clips)]
-    args = ["-m", "bench.aarch64_probe", str(DEFAULT_CONFIG), *wavs]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    host_env = {**env, "PYTHONPATH": f"{ROOT / 'python'}:{ROOT}"}
-    host = _probe([sys.executable, "-m", "bench.aarch64_probe", "--kernels", "reference",
-                   *args[2:]], host_env)
-    optimized = _probe([sys.executable, *args], host_env)
-    # -L: the guest's absolute paths resolve inside the root first (its loader, libc, Python,
-    # /opt/edgeasr-site), then on the host (this checkout and the WAVs).
-    target = _probe([qemu, "-L", str(root), str(root / "usr/bin/python3"), *args],
-                    {**env, "PYTHONPATH": f"/opt/edgeasr-site:{ROOT / 'python'}:{ROOT}",
-                     "PYTHONNOUSERSITE": "1"})
+    probe = ["-m", "bench.aarch64_probe"]
+    args = [str(DEFAULT_CONFIG), *wavs]
+    python, env = host_python()
+    host = _probe([*python, *probe, "--kernels", "reference", *args], env)
+    optimized = _probe([*python, *probe, *args], env)
+    arm, arm_env = arm_python(qemu, root)
+    target = _probe([*arm, *probe, *args], arm_env)
     if target["machine"] != "aarch64":
         raise RuntimeError(f"the emulated probe reports machine {target['machine']!r}")
     same, max_lsb, frames, mismatches = _agreement(host, target)

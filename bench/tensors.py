@@ -21,7 +21,6 @@ is the part that runs on each machine (numpy and tflite-runtime only).
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import shutil
 import subprocess
@@ -81,7 +80,7 @@ def overwritten_ops(rows: list[tuple[str, np.ndarray]]) -> set[int]:
 
 
 def compare(wav: Path, model: Path | None, max_rows: int) -> int:
-    from bench.aarch64 import build_root
+    from bench.aarch64 import arm_python, build_root, find_qemu, host_python
     from edgeasr.acoustic import AcousticModel
     from edgeasr.audio import read_wav
 
@@ -89,21 +88,18 @@ def compare(wav: Path, model: Path | None, max_rows: int) -> int:
     chunk = next(iter(m.chunks(m.features(read_wav(wav)))))[0]
     tmp = Path(tempfile.mkdtemp(prefix="edgeasr-tensors-"))
     np.savez(tmp / "in.npz", **{str(i): x for i, x in m.quantized_inputs(chunk)})
-    me = [sys.executable, "-m", "bench.tensors", "dump", str(m.path), str(tmp / "in.npz")]
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'python'}:{ROOT}"}
+    me = ["-m", "bench.tensors", "dump", str(m.path), str(tmp / "in.npz")]
+    python, env = host_python()
     runs = {"optimized": tmp / "opt.npz", "reference": tmp / "ref.npz"}
-    subprocess.run([*me, str(runs["optimized"])], check=True, env=env, cwd=ROOT)
-    subprocess.run([*me, str(runs["reference"]), "--kernels", "reference"], check=True, env=env,
-                   cwd=ROOT)
-    qemu = shutil.which("qemu-aarch64-static")
+    subprocess.run([*python, *me, str(runs["optimized"])], check=True, env=env, cwd=ROOT)
+    subprocess.run([*python, *me, str(runs["reference"]), "--kernels", "reference"],
+                   check=True, env=env, cwd=ROOT)
+    qemu = find_qemu()
     if qemu:
         root, _ = build_root()
-        arm_env = {k: v for k, v in env.items() if not k.startswith("PYTHON")}
-        arm_env.update(PYTHONPATH=f"/opt/edgeasr-site:{ROOT / 'python'}:{ROOT}",
-                       PYTHONNOUSERSITE="1")
+        arm, arm_env = arm_python(qemu, root)
         runs["aarch64"] = tmp / "arm.npz"
-        subprocess.run([qemu, "-L", str(root), str(root / "usr/bin/python3"), *me[1:],
-                        str(runs["aarch64"])], check=True, env=arm_env, cwd=ROOT)
+        subprocess.run([*arm, *me, str(runs["aarch64"])], check=True, env=arm_env, cwd=ROOT)
     _, ref = load_ops(runs["reference"])
     others: dict[str, list[tuple[str, np.ndarray]]] = {}
     for name, path in runs.items():
