@@ -44,10 +44,13 @@ def test_shipped_model_macs_and_params_follow_its_recorded_architecture(
         phases = recorded["phases"]
         assert len(frozen) % phases == 0 and sum(o.macs for o in frozen) > 0
     assert sum(o.macs for o in trained) == expected
+    weights = front_k * n_feats * c + blocks * (k * c + c * c) + c * n_out
+    biases = c + blocks * 2 * c + n_out
     if not hybrid:
-        weights = front_k * n_feats * c + blocks * (k * c + c * c) + c * n_out
-        biases = c + blocks * 2 * c + n_out
         assert r.params == weights + biases
+    else:  # the trained convolutions' parameters, the embedding's 1x1 conv (bias: its BN) too
+        learned = sum(o.params for o in trained if o.op in ("CONV_2D", "DEPTHWISE_CONV_2D"))
+        assert learned == weights + biases + 96 * 2 * c + 2 * c
     assert r.macs_per_audio_s == pytest.approx(r.macs / (r.stride_frames * 0.01))
 
 
