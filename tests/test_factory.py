@@ -177,3 +177,41 @@ def test_weights_of_a_run_export_the_same_model(tiny_hybrid_model: Path,
     rng = np.random.default_rng(1)
     feats = first.features((0.05 * rng.standard_normal(3 * 16000)).astype(np.float32))
     np.testing.assert_array_equal(again.logits(feats), first.logits(feats))
+
+
+
+def test_hybrid_training_puts_quiet_of_random_length_before_both_inputs() -> None:
+    """Training batches put 0-400 ms of quiet in front of each utterance, the same span in
+    the log-mel frames and in the embeddings (whose cache starts LEAD_PAD frames early), so
+    the network cannot learn where speech starts from where its input starts."""
+    from factory.dataset import Example
+    from factory.train import EMB_HOP, LEAD_PAD, _batches
+
+    rng = np.random.default_rng(0)
+    examples = []
+    for n in rng.integers(40, 120, 24):
+        n = int(n - n % EMB_HOP)
+        # Frame f holds f + 1, but the last 8 are quiet (0: the utterance's floor); embedding
+        # row j (40 ms) holds the first frame it covers + 1, the cached lead before it -1.
+        frames = np.where(np.arange(n) < n - 8, np.arange(1, n + 1), 0)
+        feats = np.repeat(frames[:, None], 40, 1).astype(np.float16)
+        emb = np.concatenate([np.full(LEAD_PAD // EMB_HOP, -1), np.arange(1, n + 1, EMB_HOP)])
+        examples.append(Example(feats, np.ones(3, np.int16), "command", "flite:kal", "x",
+                                extra=np.repeat(emb[:, None], 96, 1).astype(np.float16)))
+    lengths = {int(e.feats[:, 0].max()) + 8: len(e.feats) for e in examples}
+    fronts = set()
+    for (x, e), _, xl, _ in _batches(examples, 2000, np.random.default_rng(1), lead=True):
+        assert x.shape[1] % EMB_HOP == 0 and e.shape[1] == x.shape[1] // EMB_HOP
+        for xi, ei, n_out in zip(x, e, xl, strict=True):
+            front = int(np.argmax(xi[:, 0] > 0))
+            fronts.add(front)
+            assert front % EMB_HOP == 0 and 0 <= front <= LEAD_PAD
+            assert xi[front, 0] == 1 and not xi[:front].any()
+            # Each embedding lines up with the log-mel frames it covers.
+            assert (ei[: front // EMB_HOP, 0] == -1).all() and ei[front // EMB_HOP, 0] == 1
+            n = lengths[int(xi[:, 0].max()) + 8]
+            assert n_out == (front + n + 1) // 2
+    assert len(fronts) > 4  # the span varies
+    # Without ``lead`` (the batches counted for the schedule) nothing goes in front.
+    for (x, _), *_ in _batches(examples, 2000, np.random.default_rng(1)):
+        assert (x[:, 0, 0] == 1).all()

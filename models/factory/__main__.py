@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if hybrid:
         # The frozen network's embeddings (two phases: every 40 ms) of every utterance, kept
         # beside the synthesised data: computing them takes minutes.
-        embedded = cache.with_suffix(".embedded2.pkl")
+        embedded = cache.with_suffix(f".embedded2-lead{train.LEAD_PAD}.pkl")
         if embedded.exists():
             embeddings = pickle.loads(embedded.read_bytes())
         else:

@@ -108,6 +108,15 @@ def build_hybrid(shape: ModelShape, frames: int | None = None, dim: int = 96) ->
     return tf.keras.Model([inp, emb], out)
 
 
+# Quiet floor frames (10 ms) put before each utterance when its embeddings are computed; training
+# keeps a random whole number of 40 ms steps of it (0-400 ms) in front of both inputs. The
+# runtime puts 300 ms of quiet in front (edgeasr.acoustic.EDGE); a network that only ever saw
+# speech start at the same place learned to emit the first word at the start of its input,
+# wherever it was spoken (v8-hybrid: "please" in its first four output rows).
+LEAD_PAD = 40
+EMB_HOP = 4  # log-mel frames per embedding (two phases of the frozen network)
+
+
 def spec_augment(x: np.ndarray, rng: np.random.Generator, max_span: int = 12) -> np.ndarray:
     """Mask two feature bands and a few short time spans (SpecAugment): robustness to noise."""
     x = x.copy()
@@ -124,7 +133,9 @@ def spec_augment(x: np.ndarray, rng: np.random.Generator, max_span: int = 12) ->
 
 
 def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generator,
-             augment: bool = False, sub: int = 2, up: int = 1):
+             augment: bool = False, sub: int = 2, up: int = 1, lead: bool = False):
+    """Batches of padded inputs, labels and lengths; ``lead``: hybrid examples get a random
+    0-``LEAD_PAD`` frames of quiet in front (their cached embeddings start that early)."""
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].feats))
     batches, cur, longest = [], [], 0
     for i in order:
@@ -139,28 +150,37 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
     rng.shuffle(batches)
     hybrid = examples[0].extra is not None
     for b in batches:
-        t = max(len(examples[i].feats) for i in b)
-        t += (-t) % (4 if hybrid else sub)  # hybrid: one 40 ms embedding per 4 frames
+        # Hybrid: 40 ms steps of quiet in front, a random number of them while training.
+        front = {i: int(rng.integers(0, LEAD_PAD // EMB_HOP + 1)) * EMB_HOP
+                 if hybrid and lead else 0 for i in b}
+        t = max(len(examples[i].feats) + front[i] for i in b)
+        t += (-t) % (EMB_HOP if hybrid else sub)  # hybrid: one embedding per 4 frames
 
-        def feats(i: int) -> np.ndarray:
-            f = examples[i].feats.astype(np.float32)
-            return spec_augment(f, rng, 12 // sub // up) if augment else f
-
-        x = np.stack([np.concatenate([feats(i),
-                                      np.repeat(pad_floor(examples[i].feats)[None],
-                                                t - len(examples[i].feats), 0)])
+        x = np.stack([_place(examples[i].feats, front[i], t, rng, augment, 12 // sub // up)
                       for i in b])
         lmax = max(len(examples[i].label) for i in b)
         y = np.zeros((len(b), lmax), np.int32)
         for j, i in enumerate(b):
             y[j, : len(examples[i].label)] = examples[i].label
-        xl = np.array([(len(examples[i].feats) + sub - 1) // sub * up for i in b], np.int32)
+        xl = np.array([(len(examples[i].feats) + front[i] + sub - 1) // sub * up for i in b],
+                      np.int32)
         yl = np.array([len(examples[i].label) for i in b], np.int32)
         if hybrid:
-            yield (x, np.stack([_fit(examples[i].extra, t // 4, rng, augment) for i in b]),
-                   ), y, xl, yl
+            # The cached embeddings start LEAD_PAD frames before the utterance.
+            emb = [examples[i].extra[(LEAD_PAD - front[i]) // EMB_HOP :] for i in b]
+            yield (x, np.stack([_fit(e, t // EMB_HOP, rng, augment) for e in emb])), y, xl, yl
         else:
             yield x, y, xl, yl
+
+
+def _place(feats: np.ndarray, front: int, t: int, rng: np.random.Generator, augment: bool,
+           span: int) -> np.ndarray:
+    """An utterance's features at ``front`` in ``t`` frames of its quiet floor."""
+    f = feats.astype(np.float32)
+    f = spec_augment(f, rng, span) if augment else f
+    floor = pad_floor(feats)[None]
+    return np.concatenate([np.repeat(floor, front, 0), f,
+                           np.repeat(floor, t - len(f) - front, 0)])
 
 
 def _fit(e: np.ndarray, n: int, rng: np.random.Generator, augment: bool) -> np.ndarray:
@@ -193,14 +213,17 @@ def embed(examples: list[Example], cache: Path) -> list[Example]:
 
 def embed_speech(examples: list[Example], cache: Path, phases: int = 2) -> list[np.ndarray]:
     """Embeddings (every 40 ms with two phases) of the speech-mel32 columns of hybrid
-    examples, whose features are log-mel and speech-mel32 side by side."""
+    examples, whose features are log-mel and speech-mel32 side by side, from ``LEAD_PAD``
+    frames of quiet before each utterance on."""
     from factory.embedding import Embedder
 
     embedder = Embedder(cache, phases)
     out = []
     for e in tqdm(examples, desc="embed", unit="utt"):
         f = e.feats[:, N_MELS:].astype(np.float32)
-        out.append(embedder(f, pad_floor(f)).astype(np.float16))
+        floor = pad_floor(f)
+        f = np.concatenate([np.repeat(floor[None], LEAD_PAD, 0), f])
+        out.append(embedder(f, floor).astype(np.float16))
     return out
 
 
@@ -243,7 +266,7 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
         for epoch in range(epochs):
             losses = []
             for x, y, xl, yl in _batches(examples, batch_frames, rng, augment=True, sub=sub,
-                                         up=up):
+                                         up=up, lead=True):
                 losses.append(float(step(x, y, xl, yl)))
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-50:]):.3f}")
