@@ -200,7 +200,8 @@ def test_hybrid_training_puts_quiet_of_random_length_before_both_inputs() -> Non
                                 extra=np.repeat(emb[:, None], 96, 1).astype(np.float16)))
     lengths = {int(e.feats[:, 0].max()) + 8: len(e.feats) for e in examples}
     fronts = set()
-    for (x, e), _, xl, _ in _batches(examples, 2000, np.random.default_rng(1), lead=True):
+    for (x, e), _, xl, _ in _batches(examples, 2000, np.random.default_rng(1),
+                                     lead=LEAD_PAD):
         assert x.shape[1] % EMB_HOP == 0 and e.shape[1] == x.shape[1] // EMB_HOP
         for xi, ei, n_out in zip(x, e, xl, strict=True):
             front = int(np.argmax(xi[:, 0] > 0))

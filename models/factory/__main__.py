@@ -17,7 +17,7 @@ from pathlib import Path
 
 from edgeasr.features import N_MELS
 from factory.augment import SNR_MAX_DB
-from factory.train import ModelShape
+from factory.train import LEAD_PAD, ModelShape
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,6 +52,10 @@ class Preset:
     # speech-mel32 only: offsets the frozen network runs at (4: an embedding every 20 ms;
     # 2: every 40 ms, half the operations).
     phases: int = 4
+    # Hybrid only: up to this many frames of quiet (factory.train.LEAD_PAD) go in front of
+    # each training utterance, a random number of 40 ms steps of it; 0: speech starts where
+    # the input does, as v8-hybrid was trained.
+    lead_pad: int = 0
 
 
 # Speakers held out of training by default: flite's awb and rms and festival's ked are the
@@ -98,6 +102,13 @@ PRESETS = {
     "hybrid": Preset(sentences=9000, copies=2, dev_sentences=300,
                      shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
                      frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2),
+    # "hybrid" with 0-400 ms of quiet in front of every training utterance (lead_pad), so
+    # the network cannot tie the first word to the start of its input (v9-lead in
+    # docs/model-alternatives.md).
+    "hybrid-lead": Preset(sentences=9000, copies=2, dev_sentences=300,
+                          shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
+                          frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
+                          lead_pad=LEAD_PAD),
     "tiny-hybrid": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
                           epochs=1, batch_frames=4000, frontend="logmel40+speech-mel32",
                           hold_out=DEV_VOICES, phases=2),
@@ -179,11 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     if hybrid:
         # The frozen network's embeddings (two phases: every 40 ms) of every utterance, kept
         # beside the synthesised data: computing them takes minutes.
-        embedded = cache.with_suffix(f".embedded2-lead{train.LEAD_PAD}.pkl")
+        embedded = cache.with_suffix(".embedded2" + (f"-lead{preset.lead_pad}"
+                                                    if preset.lead_pad else "") + ".pkl")
         if embedded.exists():
             embeddings = pickle.loads(embedded.read_bytes())
         else:
-            embeddings = train.embed_speech(examples, args.pretrained)
+            embeddings = train.embed_speech(examples, args.pretrained, lead=preset.lead_pad)
             embedded.write_bytes(pickle.dumps(embeddings))
         examples = [replace(e, extra=x) for e, x in zip(examples, embeddings, strict=True)]
     if held_out:
@@ -227,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         t_fit = time.time()
         model = train.train(examples, preset.shape, epochs, args.seed,
-                            batch_frames=preset.batch_frames, head=head, up=up)
+                            batch_frames=preset.batch_frames, head=head, up=up,
+                            lead=preset.lead_pad)
         weights = cache.with_name(f"weights-{args.preset}-{args.seed}.h5")
         model.save_weights(str(weights))
         weights.with_suffix(".json").write_text(json.dumps(
@@ -255,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": epochs, "held_out_voices": held_out,
         "shape": asdict(preset.shape), "train_examples": len(examples),
         **({"phases": preset.phases} if head or hybrid else {}),
+        **({"lead_pad": preset.lead_pad} if preset.lead_pad else {}),
         "train_sentences": preset.sentences, "copies": preset.copies,
         "voices": sorted({e.voice for e in examples}),
         "data_cached": data_cached,

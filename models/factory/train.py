@@ -108,11 +108,11 @@ def build_hybrid(shape: ModelShape, frames: int | None = None, dim: int = 96) ->
     return tf.keras.Model([inp, emb], out)
 
 
-# Quiet floor frames (10 ms) put before each utterance when its embeddings are computed; training
-# keeps a random whole number of 40 ms steps of it (0-400 ms) in front of both inputs. The
-# runtime puts 300 ms of quiet in front (edgeasr.acoustic.EDGE); a network that only ever saw
-# speech start at the same place learned to emit the first word at the start of its input,
-# wherever it was spoken (v8-hybrid: "please" in its first four output rows).
+# Quiet floor frames (10 ms) a preset may put before each utterance when its embeddings are
+# computed; training then keeps a random whole number of 40 ms steps of it (0-400 ms) in
+# front of both inputs. The runtime puts 300 ms of quiet in front (edgeasr.acoustic.EDGE); a
+# network that only ever saw speech start at the same place learned to emit the first word at
+# the start of its input, wherever it was spoken (v8-hybrid: "please" in its first four rows).
 LEAD_PAD = 40
 EMB_HOP = 4  # log-mel frames per embedding (two phases of the frozen network)
 
@@ -133,9 +133,9 @@ def spec_augment(x: np.ndarray, rng: np.random.Generator, max_span: int = 12) ->
 
 
 def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generator,
-             augment: bool = False, sub: int = 2, up: int = 1, lead: bool = False):
+             augment: bool = False, sub: int = 2, up: int = 1, lead: int = 0):
     """Batches of padded inputs, labels and lengths; ``lead``: hybrid examples get a random
-    0-``LEAD_PAD`` frames of quiet in front (their cached embeddings start that early)."""
+    0-``lead`` frames of quiet in front (their cached embeddings start that early)."""
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].feats))
     batches, cur, longest = [], [], 0
     for i in order:
@@ -151,7 +151,7 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
     hybrid = examples[0].extra is not None
     for b in batches:
         # Hybrid: 40 ms steps of quiet in front, a random number of them while training.
-        front = {i: int(rng.integers(0, LEAD_PAD // EMB_HOP + 1)) * EMB_HOP
+        front = {i: int(rng.integers(0, lead // EMB_HOP + 1)) * EMB_HOP
                  if hybrid and lead else 0 for i in b}
         t = max(len(examples[i].feats) + front[i] for i in b)
         t += (-t) % (EMB_HOP if hybrid else sub)  # hybrid: one embedding per 4 frames
@@ -166,8 +166,8 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
                       np.int32)
         yl = np.array([len(examples[i].label) for i in b], np.int32)
         if hybrid:
-            # The cached embeddings start LEAD_PAD frames before the utterance.
-            emb = [examples[i].extra[(LEAD_PAD - front[i]) // EMB_HOP :] for i in b]
+            # The cached embeddings start ``lead`` frames before the utterance.
+            emb = [examples[i].extra[(lead - front[i]) // EMB_HOP :] for i in b]
             yield (x, np.stack([_fit(e, t // EMB_HOP, rng, augment) for e in emb])), y, xl, yl
         else:
             yield x, y, xl, yl
@@ -211,9 +211,10 @@ def embed(examples: list[Example], cache: Path) -> list[Example]:
     return out
 
 
-def embed_speech(examples: list[Example], cache: Path, phases: int = 2) -> list[np.ndarray]:
+def embed_speech(examples: list[Example], cache: Path, phases: int = 2,
+                 lead: int = 0) -> list[np.ndarray]:
     """Embeddings (every 40 ms with two phases) of the speech-mel32 columns of hybrid
-    examples, whose features are log-mel and speech-mel32 side by side, from ``LEAD_PAD``
+    examples, whose features are log-mel and speech-mel32 side by side, from ``lead``
     frames of quiet before each utterance on."""
     from factory.embedding import Embedder
 
@@ -222,7 +223,7 @@ def embed_speech(examples: list[Example], cache: Path, phases: int = 2) -> list[
     for e in tqdm(examples, desc="embed", unit="utt"):
         f = e.feats[:, N_MELS:].astype(np.float32)
         floor = pad_floor(f)
-        f = np.concatenate([np.repeat(floor[None], LEAD_PAD, 0), f])
+        f = np.concatenate([np.repeat(floor[None], lead, 0), f])
         out.append(embedder(f, floor).astype(np.float16))
     return out
 
@@ -237,9 +238,10 @@ def network(examples: list[Example], shape: ModelShape, head: bool = False,
 
 def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
           batch_frames: int = 12000, lr: float = 2e-3, head: bool = False,
-          up: int = 1) -> tf.keras.Model:
+          up: int = 1, lead: int = 0) -> tf.keras.Model:
     """CTC training of the log-mel network, or (``head``) of the head on embeddings
-    (``up`` 20 ms outputs per embedding)."""
+    (``up`` 20 ms outputs per embedding); ``lead``: hybrid examples' embeddings start that
+    many frames of quiet early, and a random part of it goes in front (``_batches``)."""
     tf.keras.utils.set_random_seed(seed)
     sub = 1 if head else 2
     examples = usable(examples, sub, up)
@@ -266,7 +268,7 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
         for epoch in range(epochs):
             losses = []
             for x, y, xl, yl in _batches(examples, batch_frames, rng, augment=True, sub=sub,
-                                         up=up, lead=True):
+                                         up=up, lead=lead):
                 losses.append(float(step(x, y, xl, yl)))
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-50:]):.3f}")
