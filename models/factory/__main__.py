@@ -103,8 +103,10 @@ PRESETS = {
                      shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
                      frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2),
     # "hybrid" with 0-400 ms of quiet in front of every training utterance (lead_pad), so
-    # the network cannot tie the first word to the start of its input (v9-lead in
-    # docs/model-alternatives.md).
+    # the network cannot tie the first word to the start of its input (v9-hybrid-lead in
+    # docs/model-alternatives.md, models/candidates/hybrid-lead): hears every leading
+    # "please" and more commands on the dev voices, but acts on more near-commands, so not
+    # shipped yet.
     "hybrid-lead": Preset(sentences=9000, copies=2, dev_sentences=300,
                           shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
                           frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
