@@ -198,7 +198,6 @@ def test_hybrid_training_puts_quiet_of_random_length_before_both_inputs() -> Non
         emb = np.concatenate([np.full(LEAD_PAD // EMB_HOP, -1), np.arange(1, n + 1, EMB_HOP)])
         examples.append(Example(feats, np.ones(3, np.int16), "command", "flite:kal", "x",
                                 extra=np.repeat(emb[:, None], 96, 1).astype(np.float16)))
-    lengths = {int(e.feats[:, 0].max()) + 8: len(e.feats) for e in examples}
     fronts = set()
     for (x, e), _, xl, _ in _batches(examples, 2000, np.random.default_rng(1),
                                      lead=LEAD_PAD):
@@ -210,7 +209,7 @@ def test_hybrid_training_puts_quiet_of_random_length_before_both_inputs() -> Non
             assert xi[front, 0] == 1 and not xi[:front].any()
             # Each embedding lines up with the log-mel frames it covers.
             assert (ei[: front // EMB_HOP, 0] == -1).all() and ei[front // EMB_HOP, 0] == 1
-            n = lengths[int(xi[:, 0].max()) + 8]
+            n = int(xi[:, 0].max()) + 8  # the utterance's length: its loudest frame + 8 quiet
             assert n_out == (front + n + 1) // 2
     assert len(fronts) > 4  # the span varies
     # Without ``lead`` (the batches counted for the schedule) nothing goes in front.
