@@ -11,7 +11,7 @@ import pytest
 
 from edgeasr.acoustic import LEAD_FRAMES, Calibration
 from edgeasr.decoder import Hypothesis, PhoneGraph, decode
-from edgeasr.features import quiet_frames
+from edgeasr.features import ONSET_FRAMES, quiet_frames
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
 from edgeasr.lexicon import BLANK, N_OUTPUTS, phone_ids, pronunciations
 from edgeasr.recognizer import Recognizer
@@ -255,7 +255,9 @@ def test_quiet_frames_flag_what_is_well_under_the_speech_level() -> None:
     near = 0.5 * 10 ** (-5 / 20) * rng.standard_normal(8000)  # 0.5 s, 5 dB under
     audio = np.concatenate([tv, loud, near]).astype(np.float32)
     flags = quiet_frames(audio, 110)  # 100 frames of audio + 10 of the model's padding
-    assert flags[:25].all()  # the quiet TV before the speech
+    onset = 25 - ONSET_FRAMES  # the speech starts at frame 25
+    assert flags[:onset].all()  # the quiet TV before the speech
+    assert not flags[onset:25].any()  # a soft onset just before loud speech is the speaker's
     assert not flags[26:74].any()  # the speech itself
     assert not flags[76:100].any()  # a talker only 5 dB under is not filler
     assert flags[100:].all()  # padding past the end of the audio

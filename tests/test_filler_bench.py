@@ -11,6 +11,7 @@ from conftest import DEMO_CONFIG
 
 from bench.filler import Variant, parse_variant, score
 from edgeasr.decoder import PhoneGraph
+from edgeasr.features import ONSET_FRAMES
 from edgeasr.recognizer import Recognizer
 
 
@@ -19,7 +20,10 @@ def test_variant_names() -> None:
     assert parse_variant("-0.5@10+edge") == Variant("-0.5@10+edge", -0.5, 10.0, True)
     assert parse_variant("off@10+edge") == Variant("off@10+edge", None, 10.0, True)
     assert parse_variant("off@10+edge:-0.1").limit == -0.1
-    for bad in ("loud", "off@10+edgy", "off@10+edge:x"):
+    assert parse_variant("off@10+edge").onset == ONSET_FRAMES
+    assert parse_variant("off@10/0+edge") == Variant("off@10/0+edge", None, 10.0, True,
+                                                     onset=0)
+    for bad in ("loud", "off@10+edgy", "off@10+edge:x", "off@10/x"):
         with pytest.raises(argparse.ArgumentTypeError, match="PENALTY@GATE_DB"):
             parse_variant(bad)
 
