@@ -89,7 +89,7 @@ def test_non_commands_send_nothing(recognizer: Recognizer, speak_audio: SpeakAud
 
 
 def test_a_leading_please_is_heard(recognizer: Recognizer, speak_audio: SpeakAudio) -> None:
-    """v8-hybrid puts a sentence's first word in the rows of its leading padding; a runtime
+    """v8-hybrid put a sentence's first word in the rows of its leading padding; a runtime
     that drops those rows heard every "please stop the fan" as "stop the fan" (and some as
     "start the fan"). Spoken tight and with half a second of silence before it."""
     for text in ("please stop the fan", "please turn on the kitchen light"):

@@ -95,25 +95,26 @@ PRESETS = {
     # "speech" with the frozen network at two offsets instead of four (0.28 instead of
     # 0.55 GOP per second of audio, inside the 0.5) and the dev voices held out, so
     # its confidence is calibrated on unseen speakers like the shipped model's.
-    # The shipped model (`make model`, v8-hybrid in docs/model-alternatives.md): both views
+    # The model shipped until v9 (v8-hybrid in docs/model-alternatives.md): both views
     # in one network (factory.train.build_hybrid): log-mel frames, as "full" learns from, and
     # the frozen real-speech network at two phases, which carried v3-speech-20 on the clean
     # held-out voice; one CTC output, so one timing. Same held-out voices as "full".
     "hybrid": Preset(sentences=9000, copies=2, dev_sentences=300,
                      shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
                      frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2),
-    # "hybrid" with 0-400 ms of quiet in front of every training utterance (lead_pad), so
-    # the network cannot tie the first word to the start of its input (v9-hybrid-lead in
-    # docs/model-alternatives.md, models/candidates/hybrid-lead): hears every leading
-    # "please" and more commands on the dev voices, but acts on more near-commands, so not
-    # shipped yet.
+    # The shipped model (`make model`, v9-hybrid-lead in docs/model-alternatives.md): "hybrid"
+    # with 0-400 ms of quiet in front of every training utterance (lead_pad), so the network
+    # cannot tie the first word to the start of its input: hears every leading "please" and,
+    # with the runtime's onset-aware quiet frames, more commands than v8-hybrid on the dev
+    # voices at the same false actions.
     "hybrid-lead": Preset(sentences=9000, copies=2, dev_sentences=300,
                           shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
                           frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
                           lead_pad=LEAD_PAD),
+    # The shipped recipe in miniature, lead padding included (the tests run it).
     "tiny-hybrid": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
                           epochs=1, batch_frames=4000, frontend="logmel40+speech-mel32",
-                          hold_out=DEV_VOICES, phases=2),
+                          hold_out=DEV_VOICES, phases=2, lead_pad=LEAD_PAD),
     "speech2": Preset(sentences=9000, copies=2, dev_sentences=300,
                       shape=ModelShape(160, 6, 9), epochs=20, batch_frames=16000,
                       frontend="speech-mel32", hold_out=DEV_VOICES, phases=2),
