@@ -10,8 +10,9 @@ command accuracy in noise this counts false actions on near-commands ("don't tur
 kitchen light"). "+edge": the runtime's rule (``recognizer.judge``: the confidence also
 looks at the loud speech left outside the sentence, ``Hypothesis.outside``, and too much of
 it sends nothing); without it, the confidence from the margin and worst word alone. The
-runtime's default is "off@10+edge". "/ONSET" after the gate sets how many frames before
-loud speech still count as loud (``edgeasr.features.ONSET_FRAMES`` unless given). Every
+runtime's default is "off@10+edge". "/ONSET" or "/ONSETxNUCLEUS" after the gate sets how
+many frames before a run of at least NUCLEUS loud frames still count as loud
+(``edgeasr.features.ONSET_FRAMES`` and ``NUCLEUS_FRAMES`` unless given). Every
 variant decodes the same posteriors (the model runs once per clip). Writes
 bench/results/filler.json and prints a Markdown table.
 """
@@ -33,7 +34,7 @@ from bench.dataset import DEFAULT_CACHE, HeldoutAudio, make_clips
 from bench.synth import TrainingVoice
 from edgeasr.acoustic import LEAD_FRAMES
 from edgeasr.decoder import PhoneGraph, decode
-from edgeasr.features import ONSET_FRAMES, quiet_frames
+from edgeasr.features import NUCLEUS_FRAMES, ONSET_FRAMES, quiet_frames
 from edgeasr.recognizer import OUTSIDE_LIMIT, Recognizer, judge
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,10 +53,11 @@ class Variant:
     edge: bool
     limit: float = OUTSIDE_LIMIT
     onset: int = ONSET_FRAMES
+    nucleus: int = NUCLEUS_FRAMES
 
 
 def parse_variant(text: str) -> Variant:
-    """"off", or "PENALTY@GATE_DB[/ONSET]" ("-0.5@10", "off@10/0"; PENALTY may be "off":
+    """"off", or "PENALTY@GATE_DB[/ONSET[xNUCLEUS]]" ("-0.5@10", "off@10/4x1"; PENALTY may be "off":
     quiet flags only), and an optional "+edge" (the runtime's rule, ``recognizer.judge``) or
     "+edge:LIMIT" (the same with another ``OUTSIDE_LIMIT``, e.g. "+edge:-0.1")."""
     base, edge, limit = text.partition("+edge")
@@ -66,13 +68,15 @@ def parse_variant(text: str) -> Variant:
         if base == "off":
             return Variant(text, None, None, bool(edge), lim)
         pen, gate = base.split("@")
-        gate, slash, onset = gate.partition("/")
+        gate, slash, spec = gate.partition("/")
+        onset, x, nucleus = spec.partition("x")
         return Variant(text, None if pen == "off" else float(pen), float(gate), bool(edge), lim,
-                       int(onset) if slash else ONSET_FRAMES)
+                       int(onset) if slash else ONSET_FRAMES,
+                       int(nucleus) if x else NUCLEUS_FRAMES)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"variant {text!r}: expected 'off' or PENALTY@GATE_DB[/ONSET], then optionally "
-            "+edge or +edge:LIMIT, e.g. -0.5@10+edge") from None
+            f"variant {text!r}: expected 'off' or PENALTY@GATE_DB[/ONSET[xNUCLEUS]], then "
+            "optionally +edge or +edge:LIMIT, e.g. -0.5@10+edge") from None
 
 
 def score(rec: Recognizer, variant: Variant, graph: PhoneGraph,
@@ -85,7 +89,7 @@ def score(rec: Recognizer, variant: Variant, graph: PhoneGraph,
     for kind, ref, audio, lp in items:
         # lp starts with the model's LEAD_FRAMES rows of padding, as the runtime's
         quiet = (quiet_frames(audio, len(lp), variant.gate, lead=LEAD_FRAMES,
-                              onset=variant.onset)
+                              onset=variant.onset, nucleus=variant.nucleus)
                  if variant.gate is not None else None)
         hyp = decode(graph, lp, quiet)
         sent: tuple[Any, ...] = ()

@@ -252,11 +252,13 @@ def test_quiet_frames_flag_what_is_well_under_the_speech_level() -> None:
     t = np.arange(16000) / 16000
     loud = 0.5 * np.sin(2 * np.pi * 220 * t)  # 1 s "speech"
     tv = 0.5 * 10 ** (-15 / 20) * rng.standard_normal(8000)  # 0.5 s, 15 dB under
+    tv[3200:3840] *= 10 ** (13 / 20)  # a 40 ms blip of it (frames 10-11) 2 dB under
     near = 0.5 * 10 ** (-5 / 20) * rng.standard_normal(8000)  # 0.5 s, 5 dB under
     audio = np.concatenate([tv, loud, near]).astype(np.float32)
     flags = quiet_frames(audio, 110)  # 100 frames of audio + 10 of the model's padding
     onset = 25 - ONSET_FRAMES  # the speech starts at frame 25
-    assert flags[:onset].all()  # the quiet TV before the speech
+    assert not flags[10:12].any()  # the blip is loud itself ...
+    assert flags[:10].all() and flags[12:onset].all()  # ... but too short to have an onset
     assert not flags[onset:25].any()  # a soft onset just before loud speech is the speaker's
     assert not flags[26:74].any()  # the speech itself
     assert not flags[76:100].any()  # a talker only 5 dB under is not filler

@@ -23,7 +23,8 @@ def test_variant_names() -> None:
     assert parse_variant("off@10+edge").onset == ONSET_FRAMES
     assert parse_variant("off@10/0+edge") == Variant("off@10/0+edge", None, 10.0, True,
                                                      onset=0)
-    for bad in ("loud", "off@10+edgy", "off@10+edge:x", "off@10/x"):
+    assert parse_variant("off@10/4x1").nucleus == 1
+    for bad in ("loud", "off@10+edgy", "off@10+edge:x", "off@10/x", "off@10/4x"):
         with pytest.raises(argparse.ArgumentTypeError, match="PENALTY@GATE_DB"):
             parse_variant(bad)
 

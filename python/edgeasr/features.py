@@ -180,16 +180,19 @@ QUIET_BELOW_DB = 10.0
 QUIET_HOP = 2 * HOP  # one flag per 20 ms, the acoustic model's output rate
 # A soft consonant ("who", "don't") is well under the vowel after it, and the model's phone
 # spikes come at such onsets, ahead of the loud frames: over the dev voices' clean clips,
-# 45 % of v9's confident spikes fall on loud frames, 65 % have loud speech 80 ms later. So a frame
-# this many frames before loud speech is the speaker's, not quiet (chosen on the dev voices
-# with the v9 model, docs/architecture.md).
-ONSET_FRAMES = 4
+# 45 % of v9's confident spikes fall on loud frames, 65 % have loud speech 80 ms later. So a
+# frame up to ONSET_FRAMES before a syllable's loud nucleus (at least NUCLEUS_FRAMES loud in a
+# row; a TV's babble crosses the gate in shorter blips) is the speaker's, not quiet. Both
+# chosen on the dev voices with the v9 model (docs/architecture.md).
+ONSET_FRAMES = 6
+NUCLEUS_FRAMES = 3
 
 
 def quiet_frames(audio: np.ndarray, n_frames: int, below_db: float = QUIET_BELOW_DB,
-                 lead: int = 0, onset: int = ONSET_FRAMES) -> np.ndarray:
+                 lead: int = 0, onset: int = ONSET_FRAMES,
+                 nucleus: int = NUCLEUS_FRAMES) -> np.ndarray:
     """Per 20 ms frame, whether it is more than ``below_db`` under the speech level and no
-    louder frame follows within ``onset`` frames.
+    run of ``nucleus`` louder frames starts within ``onset`` frames after it.
 
     The speech level is the 95th percentile of the frame energies: the talker nearest the
     microphone. Quiet frames around a command (a TV in the background) are not counted as
@@ -202,11 +205,25 @@ def quiet_frames(audio: np.ndarray, n_frames: int, below_db: float = QUIET_BELOW
     db = frame_db(audio, QUIET_HOP)[: max(0, n_frames - lead)]
     if len(db):
         loud = db >= np.percentile(db, 95) - below_db
-        onsets = loud.copy()
+        nuclei = _runs_of(loud, nucleus)
+        speaker = loud.copy()
         for k in range(1, onset + 1):
-            onsets[:-k] |= loud[k:]
-        quiet[lead : lead + len(db)] = ~onsets
+            speaker[:-k] |= nuclei[k:]
+        quiet[lead : lead + len(db)] = ~speaker
     return quiet
+
+
+def _runs_of(flags: np.ndarray, length: int) -> np.ndarray:
+    """``flags`` where they are part of a run of at least ``length`` set flags."""
+    if length <= 1:
+        return flags
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    out = np.zeros_like(flags)
+    for a, b in zip(starts, ends, strict=True):
+        if b - a >= length:
+            out[a:b] = True
+    return out
 
 
 def frame_db(audio: np.ndarray, hop: int) -> np.ndarray:
