@@ -179,11 +179,10 @@ def pad_floor(feats: np.ndarray) -> np.ndarray:
 QUIET_BELOW_DB = 10.0
 QUIET_HOP = 2 * HOP  # one flag per 20 ms, the acoustic model's output rate
 # A soft consonant ("who", "don't") is well under the vowel after it, and the model's phone
-# spikes come at such onsets, ahead of the loud frames: over the dev voices' clean clips,
-# 45 % of v9's confident spikes fall on loud frames, 65 % have loud speech 80 ms later. So a
-# frame up to ONSET_FRAMES before a syllable's loud nucleus (at least NUCLEUS_FRAMES loud in a
-# row; a TV's babble crosses the gate in shorter blips) is the speaker's, not quiet. Both
-# chosen on the dev voices with the v9 model (docs/architecture.md).
+# spikes tend to come at such onsets, ahead of the loud vowel. So a frame up to ONSET_FRAMES
+# before a syllable's loud nucleus (at least NUCLEUS_FRAMES loud in a row; a TV's babble
+# crosses the gate in shorter blips) is the speaker's, not quiet. Both chosen on the dev
+# voices with the v9 model (docs/architecture.md).
 ONSET_FRAMES = 6
 NUCLEUS_FRAMES = 3
 
