@@ -44,8 +44,8 @@ OUT = ROOT / "bench" / "results" / "filler.json"
 @dataclass(frozen=True)
 class Variant:
     """A decoding rule: filler penalty (None: no filler), quiet gate (None: no quiet flags)
-    and its onset frames, and, with ``edge``, the runtime's rule with this limit on speech
-    outside the sentence."""
+    with its onset and nucleus frames, and, with ``edge``, the runtime's rule with this limit
+    on speech outside the sentence."""
 
     name: str
     penalty: float | None

@@ -37,8 +37,9 @@ EDGE = 30
 # Output rows of that leading padding. A model with a wide view (v8-hybrid: each embedding
 # hears 0.76 s) may put the first word's phones there, at the very start of its input, as
 # CTC allows: v8-hybrid emitted a leading "please" in its first four rows wherever the word
-# was spoken (v9, trained with quiet of random length in front, less so). A decoder that
-# drops these rows never hears that word.
+# was spoken (v9 was trained with quiet of random length in front, so that the start of its
+# input says nothing about where speech starts). A decoder that drops these rows never hears
+# that word.
 LEAD_FRAMES = EDGE // SUBSAMPLING
 
 
