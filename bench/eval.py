@@ -17,6 +17,7 @@ import platform
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from bench import conditions as cond
-from bench.dataset import DEFAULT_CACHE, TV_LINES, HeldoutAudio, make_clips, spread
+from bench.dataset import DEFAULT_CACHE, TV_LINES, Clip, HeldoutAudio, make_clips, spread
 from bench.engines import EdgeASREngine, Engine, PocketSphinxEngine
 from bench.metrics import Metrics, summarise
 from bench.report import write_json, write_markdown, write_plot
@@ -53,6 +54,17 @@ def file_digest(path: Path) -> dict[str, Any]:
         return {"path": _rel(path), "bytes": 0, "sha256": "missing"}
     data = path.read_bytes()
     return {"path": _rel(path), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def clips_digest(audio: HeldoutAudio, clips: Sequence[Clip], conditions: Sequence[str]) -> str:
+    """One sha256 over every clip's WAV, in order: Piper's synthesis is not deterministic, so
+    a re-synthesised held-out set differs, and only runs with equal digests heard the same
+    audio."""
+    h = hashlib.sha256()
+    for condition in conditions:
+        for clip in clips:
+            h.update(audio.path(clip, condition).read_bytes())
+    return h.hexdigest()
 
 
 def machine() -> str:
@@ -217,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             "non_command_source": "factory.heldout.non_command_texts: chatter, questions, rooms "
                                   "the building lacks, and commands inside longer sentences",
             "n_clips_per_engine": len(records),
+            "clips_sha256": clips_digest(audio, clips, args.conditions),
             "mean_clip_s": float(np.mean([r.audio_s for r in records])) if records else 0.0,
             "conditions": {c: cond.CONDITIONS[c] for c in args.conditions},
             "noise_recipe": (

@@ -214,6 +214,28 @@ def test_dev_voice_run_has_its_own_tree_and_says_it_is_not_held_out(tmp_path: Pa
     assert not (cache / "v1" / "joe").exists()
     assert "not the held-out result" in (out / "accuracy.md").read_text()
     assert data["results"]["edgeasr"]["clean"]["correct"] > 0  # a voice it was trained on
+    digest = data["dataset"]["clips_sha256"]
+    assert len(digest) == 64 and digest[:16] in (out / "accuracy.md").read_text()
+
+
+def test_the_clips_digest_changes_with_any_clip_s_audio(tmp_path: Path) -> None:
+    """Piper's synthesis is not deterministic: the report's digest says whether two runs
+    heard the same WAVs."""
+    from bench.dataset import Clip, HeldoutAudio
+    from bench.eval import clips_digest
+
+    audio = HeldoutAudio(tmp_path)
+    clips = [Clip("cmd000", "turn on the kitchen light", "command", ()),
+             Clip("non000", "what time is it", "non_command", ())]
+    for clip in clips:
+        for condition in ("clean", "reverb"):
+            path = audio.path(clip, condition)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(f"{clip.key}/{condition}".encode())
+    first = clips_digest(audio, clips, ["clean", "reverb"])
+    assert clips_digest(audio, clips, ["clean", "reverb"]) == first
+    audio.path(clips[1], "reverb").write_bytes(b"re-synthesised")
+    assert clips_digest(audio, clips, ["clean", "reverb"]) != first
 
 
 def test_dev_voice_needs_an_output_folder_and_a_known_voice(
