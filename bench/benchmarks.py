@@ -526,6 +526,13 @@ def render(summary: Mapping[str, Any], out: Path) -> None:
                "non-commands per point" + (" (quick run)" if summary["quick"] else ""))
     plot_cost(out / img["cost"], summary["cost"])
     npu_lines = npu.markdown(npu.analyse(ROOT / summary["model"]["path"]))
+    now = file_digest(ROOT / summary["model"]["path"])
+    if now["sha256"] != summary["model"]["sha256"]:
+        # --render after the model file changed: say which model each section describes.
+        npu_lines[2:2] = [
+            f"(The model file now at this path, sha256 `{now['sha256'][:10]}`; the accuracy "
+            f"and cost above were measured with sha256 `{summary['model']['sha256'][:10]}`.)",
+            ""]
     a = summary.get("aarch64")
     aarch64_lines = ["## The runtime on aarch64 (qemu user-mode)", ""] + (
         ["Skipped in this run (`--skip-aarch64`)."] if a is None else
