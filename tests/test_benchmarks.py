@@ -59,3 +59,22 @@ def test_memory_breakdown_measures_each_layer_in_a_fresh_process(shipped_model: 
     assert "| + numpy |" in memory.render(result)
     with pytest.raises(ValueError, match="flite:nobody"):
         memory.measure(root / "examples" / "demo-building.yaml", "flite:nobody", 1)
+
+
+def test_aarch64_section_renders_results_saved_with_or_without_the_optimized_comparison(
+) -> None:
+    """`bench.benchmarks --render` reads back results of earlier runs, some saved before the
+    host's optimized kernels were compared with aarch64."""
+    from bench import aarch64
+
+    env = {"machine": "x86_64", "python": "3.11.7", "numpy": "1.26.4"}
+    saved = {"n_clips": 24, "same_text": 24, "same_intent": 24, "same_telegrams": 24,
+             "max_logit_lsb": 0, "frames_compared": 4800, "host_s": 1.6, "emulated_s": 25.5,
+             "root_s": 0.1, "root": "/cache", "root_build_s": 85.0, "host": env,
+             "target": {**env, "machine": "aarch64"}, "mismatches": [], "equal": True,
+             "max_lsb_allowed": 0}
+    old = "\n".join(aarch64.markdown(saved))
+    assert "**same results**" in old and "optimized" not in old
+    new = "\n".join(aarch64.markdown({**saved, "host_optimized": {
+        "same_text": 22, "same_telegrams": 23, "max_logit_lsb": 9}}))
+    assert "transcripts equal on 22/24, telegrams on 23/24, int8 outputs up to 9" in new
