@@ -105,7 +105,7 @@ def tiny_hybrid_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def shipped_model() -> Path:
     if not SHIPPED_MODEL.is_file():
         pytest.skip(f"{SHIPPED_MODEL.relative_to(ROOT)} is absent: the shipped model is made "
-                    "by `make model` (about an hour) and committed")
+                    "by `make model` (about two hours) and committed")
     return SHIPPED_MODEL
 
 
