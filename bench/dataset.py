@@ -1,8 +1,9 @@
 """The held-out clip set: joe speaks every evaluation sentence; conditions are derived from it.
 
-WAVs are cached under ``bench/.cache/`` (git-ignored) and only made when missing:
-``joe/<key>.wav`` is Piper's utterance at 16 kHz, ``<condition>/<key>.wav`` the clip an engine
-hears. Bump ``CACHE_VERSION`` when the recipe in ``conditions.py`` changes.
+WAVs are cached under ``bench/.cache/`` (git-ignored) and only made when missing, a tree per
+voice (``v1/joe-seeded/``, ``v1/dev-flite-awb/``...): ``speech/<key>.wav`` is the voice's
+utterance at 16 kHz, ``<condition>/<key>.wav`` the clip an engine hears.
+Bump ``CACHE_VERSION`` when the recipe in ``conditions.py`` changes.
 """
 
 from __future__ import annotations
@@ -89,14 +90,12 @@ class HeldoutAudio:
     def __init__(self, cache: Path = DEFAULT_CACHE,
                  voice: JoeVoice | TrainingVoice | None = None) -> None:
         self.voice = voice or JoeVoice()
-        # A dev voice gets a tree of its own: its clips must never mix with joe's.
-        tag = getattr(self.voice, "tag", None)
-        self.root = cache / CACHE_VERSION / tag if tag else cache / CACHE_VERSION
-        self._raw = "speech" if tag else "joe"  # the unprocessed utterances
+        # Every voice gets a tree of its own: a dev voice's clips must never mix with joe's.
+        self.root = cache / CACHE_VERSION / self.voice.tag
         self._tv_lines: list[np.ndarray] | None = None
 
     def _utterance(self, name: str, text: str) -> np.ndarray:
-        path = self.root / self._raw / f"{name}.wav"
+        path = self.root / "speech" / f"{name}.wav"
         if path.exists():
             return read_wav(path)
         audio = self.voice.speak(text)

@@ -57,9 +57,9 @@ def file_digest(path: Path) -> dict[str, Any]:
 
 
 def clips_digest(audio: HeldoutAudio, clips: Sequence[Clip], conditions: Sequence[str]) -> str:
-    """One sha256 over every clip's WAV, in order: Piper's synthesis is not deterministic, so
-    a re-synthesised held-out set differs, and only runs with equal digests heard the same
-    audio."""
+    """One sha256 over every clip's WAV, in order: only runs with equal digests heard the same
+    audio (joe's synthesis is seeded per sentence, but another piper-tts or onnxruntime, or
+    another CPU's float rounding, may still change a clip)."""
     h = hashlib.sha256()
     for condition in conditions:
         for clip in clips:

@@ -105,8 +105,8 @@ def write_markdown(path: Path, summary: Mapping[str, Any],
         f"{ds['n_non_commands']} non-commands ({ds['non_command_source']}), spoken by "
         f"{ds['voice']}, under {len(ds['conditions'])} conditions: "
         f"{ds['n_clips_per_engine']} clips per engine"
-        + (f" (WAVs' sha256 `{ds['clips_sha256'][:16]}…`: Piper's synthesis is not "
-           "deterministic, so only runs with the same digest heard the same audio)"
+        + (f" (WAVs' sha256 `{ds['clips_sha256'][:16]}…`: runs with the same "
+           "digest heard the same audio)"
            if "clips_sha256" in ds else "")
         + ". The joe voice is never used for training, calibration or tuning."
         + ("" if ds.get("held_out", True) else " This run does not use it.")),
