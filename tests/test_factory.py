@@ -215,3 +215,18 @@ def test_hybrid_training_puts_quiet_of_random_length_before_both_inputs() -> Non
     # Without ``lead`` (the batches counted for the schedule) nothing goes in front.
     for (x, _), *_ in _batches(examples, 2000, np.random.default_rng(1)):
         assert (x[:, 0, 0] == 1).all()
+
+
+def test_training_refuses_examples_that_mix_hybrid_and_log_mel_only() -> None:
+    """Whether a run trains the hybrid network is read off its examples: a mix (a stale
+    cache beside a fresh one) is an error, not whatever the first example says."""
+    from factory.dataset import Example
+    from factory.train import is_hybrid
+
+    feats, label = np.zeros((40, 40), np.float16), np.ones(3, np.int16)
+    plain = Example(feats, label, "command", "flite:kal", "x")
+    hybrid = Example(feats, label, "command", "flite:kal", "x",
+                     extra=np.zeros((10, 96), np.float16))
+    assert is_hybrid([hybrid, hybrid]) and not is_hybrid([plain, plain])
+    with pytest.raises(ValueError, match="mix"):
+        is_hybrid([hybrid, plain])

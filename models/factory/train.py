@@ -132,6 +132,14 @@ def spec_augment(x: np.ndarray, rng: np.random.Generator, max_span: int = 12) ->
     return x
 
 
+def is_hybrid(examples: list[Example]) -> bool:
+    """Whether the examples carry the frozen network's embeddings (all must, or none)."""
+    kinds = {e.extra is not None for e in examples}
+    if len(kinds) > 1:
+        raise ValueError("training examples mix utterances with and without embeddings")
+    return kinds == {True}
+
+
 def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generator,
              augment: bool = False, sub: int = 2, up: int = 1, lead: int = 0):
     """Batches of padded inputs, labels and lengths; ``lead``: hybrid examples get a random
@@ -148,7 +156,7 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
     if cur:
         batches.append(cur)
     rng.shuffle(batches)
-    hybrid = examples[0].extra is not None
+    hybrid = is_hybrid(examples)
     for b in batches:
         # Hybrid: 40 ms steps of quiet in front, a random number of them while training.
         front = {i: int(rng.integers(0, lead // EMB_HOP + 1)) * EMB_HOP
@@ -231,7 +239,7 @@ def embed_speech(examples: list[Example], cache: Path, phases: int = 2,
 def network(examples: list[Example], shape: ModelShape, head: bool = False,
             up: int = 1) -> tf.keras.Model:
     """The untrained network for these examples: hybrid when they carry embeddings."""
-    if examples and examples[0].extra is not None:
+    if is_hybrid(examples):
         return build_hybrid(shape)
     return build_head(shape, up=up) if head else build_model(shape)
 
