@@ -8,6 +8,11 @@ thresholds at or above it can be replayed: a clip that was not sent stays not se
 prints, per threshold, the commands sent right and wrong and the non-commands sent, pooled
 over every file and condition. Meant for the dev voices (flite awb and rms, festival ked,
 which the shipped model never heard): choose the threshold here, never on the joe voice.
+
+Runs made with ``--threshold 0`` show, at 0.00, how many commands the model's best grammar
+sentence gets right at all (the recogniser's speech-outside-the-sentence limit still applies),
+so the gap to a higher threshold is what the rejection holds back; ``--by-condition`` gives
+a table per condition (clean, snr10, ...) after the pooled one.
 """
 
 from __future__ import annotations
@@ -43,7 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.threshold", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", nargs="+", type=Path, help="accuracy.json files of bench.eval")
+    ap.add_argument("--thresholds", default=",".join(f"{t:g}" for t in THRESHOLDS),
+                    help="comma-separated, each in 0..1 (default: %(default)s)")
+    ap.add_argument("--by-condition", action="store_true",
+                    help="a table per condition as well as the pooled one")
     args = ap.parse_args(argv)
+    try:
+        thresholds = tuple(float(t) for t in args.thresholds.split(","))
+    except ValueError:
+        ap.error(f"--thresholds {args.thresholds!r}: expected numbers such as 0,0.5,0.65")
+    if not all(0.0 <= t <= 1.0 for t in thresholds):
+        ap.error(f"--thresholds {args.thresholds!r}: each must be within 0..1")
     clips: list[dict] = []
     for path in args.results:
         try:
@@ -51,12 +66,19 @@ def main(argv: list[str] | None = None) -> int:
             clips.extend(c for c in data["clips"] if "edgeasr" in c["engines"])
         except (OSError, ValueError, KeyError) as exc:
             ap.error(f"{path}: not a bench.eval accuracy.json ({exc})")
-    print("| threshold | right | wrong | false actions (non-commands) |")
-    print("|---|---|---|---|")
-    for r in sweep(clips):
-        share = 100 * r["false"] / max(1, r["non_commands"])
-        print(f"| {r['threshold']:.2f} | {r['right']}/{r['commands']} | {r['wrong']} | "
-              f"{r['false']}/{r['non_commands']} ({share:.1f} %) |")
+    groups = [("all conditions", clips)]
+    if args.by_condition:
+        for cond in dict.fromkeys(c.get("condition", "?") for c in clips):
+            groups.append((cond, [c for c in clips if c.get("condition", "?") == cond]))
+    for name, group in groups:
+        if args.by_condition:
+            print(f"\n{name}:\n")
+        print("| threshold | right | wrong | false actions (non-commands) |")
+        print("|---|---|---|---|")
+        for r in sweep(group, thresholds):
+            share = 100 * r["false"] / max(1, r["non_commands"])
+            print(f"| {r['threshold']:.2f} | {r['right']}/{r['commands']} | {r['wrong']} | "
+                  f"{r['false']}/{r['non_commands']} ({share:.1f} %) |")
     return 0
 
 

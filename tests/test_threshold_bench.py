@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from bench.threshold import sweep
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.threshold import main, sweep
 
 
 def _clip(kind: str, outcome: str, sent: bool, confidence: float) -> dict:
@@ -24,3 +29,22 @@ def test_a_higher_threshold_sends_less() -> None:
     assert (mid["right"], mid["wrong"], mid["false"]) == (1, 1, 0)
     assert (high["right"], high["wrong"], high["false"]) == (0, 0, 0)
     assert low["commands"] == 3 and low["non_commands"] == 2
+
+
+def test_tables_per_condition_and_chosen_thresholds(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clips = [
+        {**_clip("command", "correct", True, 0.9), "condition": "clean"},
+        {**_clip("command", "correct", True, 0.2), "condition": "snr10"},
+        {**_clip("command", "rejected", False, 0.0), "condition": "snr10"},
+    ]
+    path = tmp_path / "accuracy.json"
+    path.write_text(json.dumps({"clips": clips}))
+    assert main([str(path), "--thresholds", "0,0.5", "--by-condition"]) == 0
+    out = capsys.readouterr().out
+    assert "| 0.00 | 2/3 |" in out and "| 0.50 | 1/3 |" in out  # pooled
+    snr10 = out.split("snr10:")[1]
+    assert "| 0.00 | 1/2 |" in snr10 and "| 0.50 | 0/2 |" in snr10
+    with pytest.raises(SystemExit):
+        main([str(path), "--thresholds", "0.5,2"])
+    assert "within 0..1" in capsys.readouterr().err
