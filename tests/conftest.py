@@ -102,6 +102,12 @@ def tiny_hybrid_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_hybrid_1_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``--preset tiny-hybrid-1``: the hybrid with the frozen network at one offset."""
+    return _factory_model(tmp_path_factory, "tiny-hybrid-1")
+
+
+@pytest.fixture(scope="session")
 def shipped_model() -> Path:
     if not SHIPPED_MODEL.is_file():
         pytest.skip(f"{SHIPPED_MODEL.relative_to(ROOT)} is absent: the shipped model is made "

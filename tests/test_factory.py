@@ -37,10 +37,11 @@ def test_tiny_preset_writes_every_artefact(tiny_model: Path) -> None:
     assert all(np.isfinite(v) for v in calib.values())
 
 
-@pytest.fixture(params=["tiny_model", "tiny_speech_model", "tiny_hybrid_model"])
+@pytest.fixture(params=["tiny_model", "tiny_speech_model", "tiny_hybrid_model",
+                        "tiny_hybrid_1_model"])
 def factory_model(request: pytest.FixtureRequest) -> Path:
     """Each front end's tiny preset (log-mel network; frozen speech_embedding + head; both
-    in one network with two inputs)."""
+    in one network with two inputs, the frozen network at two offsets or at one)."""
     return request.getfixturevalue(request.param)
 
 
@@ -230,3 +231,16 @@ def test_training_refuses_examples_that_mix_hybrid_and_log_mel_only() -> None:
     assert is_hybrid([hybrid, hybrid]) and not is_hybrid([plain, plain])
     with pytest.raises(ValueError, match="mix"):
         is_hybrid([hybrid, plain])
+
+
+def test_one_offset_of_the_frozen_network_halves_its_operations(
+        tiny_hybrid_model: Path, tiny_hybrid_1_model: Path) -> None:
+    """The hybrid at one offset (an embedding every 80 ms) runs the frozen network once per
+    window instead of twice; the trained part is the same size, so most of the saving
+    stays (bench.npu counts the multiply-accumulates from the graph)."""
+    from bench.npu import analyse
+
+    two, one = analyse(tiny_hybrid_model), analyse(tiny_hybrid_1_model)
+    assert one.macs < 0.6 * two.macs
+    assert json.loads((tiny_hybrid_1_model.parent / "model-meta.json").read_text())[
+        "phases"] == 1

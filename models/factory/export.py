@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from edgeasr.features import N_MELS, SPEECH_MELS, pad_floor
-from factory.train import ModelShape, build_head, build_hybrid, build_model
+from factory.train import ModelShape, build_head, build_hybrid, build_model, emb_hop
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,10 @@ def embedding_model(head: tf.keras.Model, shape: ModelShape, cache,
     return tf.keras.Model(inp, fixed(emb))
 
 
-def hybrid_model(trained: tf.keras.Model, shape: ModelShape, cache) -> tf.keras.Model:
-    """Log-mel input + speech-mel32 input (with the frozen network at two phases in front
-    of the trained part), one static graph with two inputs."""
+def hybrid_model(trained: tf.keras.Model, shape: ModelShape, cache,
+                 phases: int = 2) -> tf.keras.Model:
+    """Log-mel input + speech-mel32 input (with the frozen network at ``phases`` offsets in
+    front of the trained part), one static graph with two inputs."""
     from factory import embedding
 
     frames = WINDOW + embedding.EXTRA
@@ -46,8 +47,8 @@ def hybrid_model(trained: tf.keras.Model, shape: ModelShape, cache) -> tf.keras.
     # The representative data names its inputs: the converted graph orders them its own way.
     mels = tf.keras.Input((WINDOW, N_MELS), batch_size=1, name="features")
     speech = tf.keras.Input((frames, SPEECH_MELS), batch_size=1, name="speech_features")
-    emb = embedding.phased(backbone, speech, frames, phases=2)
-    fixed = build_hybrid(shape, WINDOW)
+    emb = embedding.phased(backbone, speech, frames, phases)
+    fixed = build_hybrid(shape, WINDOW, emb_hop=emb_hop(phases))
     fixed.set_weights(trained.get_weights())
     return tf.keras.Model([mels, speech], fixed([mels, emb]))
 
@@ -62,7 +63,7 @@ def to_tflite(model: tf.keras.Model, shape: ModelShape, calibration: list[np.nda
     """
     hybrid = len(model.inputs) == 2
     if hybrid:
-        fixed = hybrid_model(model, shape, cache)
+        fixed = hybrid_model(model, shape, cache, phases)
     elif cache is not None:
         fixed = embedding_model(model, shape, cache, phases)
     else:

@@ -78,26 +78,29 @@ def build_head(shape: ModelShape, frames: int | None = None, dim: int = 96,
     return tf.keras.Model(inp, out)
 
 
-def build_hybrid(shape: ModelShape, frames: int | None = None, dim: int = 96) -> tf.keras.Model:
+def build_hybrid(shape: ModelShape, frames: int | None = None, dim: int = 96,
+                 emb_hop: int = 4) -> tf.keras.Model:
     """Log-mel network and speech_embedding head in one: both views of the audio meet after
     the first layer and one CTC output (one timing) is learned from them together.
 
-    Inputs: log-mel [T, 40] every 10 ms and embeddings [T / 4, 96] every 40 ms (two phases of
-    the frozen network); output [T / 2, phones] every 20 ms. Each embedding becomes two 20 ms
-    frames (a 1x1 convolution to twice the channels, then a reshape), added to the strided
-    log-mel convolution's output.
+    Inputs: log-mel [T, 40] every 10 ms and embeddings [T / emb_hop, 96], one every
+    ``emb_hop`` log-mel frames (4: two phases of the frozen network, every 40 ms; 8: one
+    phase, every 80 ms, half its operations); output [T / 2, phones] every 20 ms. Each
+    embedding becomes ``emb_hop / 2`` 20 ms frames (a 1x1 convolution to that many times the
+    channels, then a reshape), added to the strided log-mel convolution's output.
     """
+    per = emb_hop // 2
     batch = 1 if frames else None
     inp = tf.keras.Input((frames, N_MELS), batch_size=batch, name="features")
-    emb = tf.keras.Input((frames // 4 if frames else None, dim), batch_size=batch,
+    emb = tf.keras.Input((frames // emb_hop if frames else None, dim), batch_size=batch,
                          name="embeddings")
     x = tf.keras.layers.Reshape((-1 if frames is None else frames, 1, N_MELS))(inp)
     x = tf.keras.layers.Conv2D(shape.channels, (5, 1), strides=(2, 1), padding="same",
                                use_bias=False)(x)
     x = tf.keras.layers.BatchNormalization()(x)
     x = tf.keras.layers.ReLU(6.0)(x)
-    e = tf.keras.layers.Reshape((-1 if frames is None else frames // 4, 1, dim))(emb)
-    e = tf.keras.layers.Conv2D(2 * shape.channels, 1, use_bias=False)(e)
+    e = tf.keras.layers.Reshape((-1 if frames is None else frames // emb_hop, 1, dim))(emb)
+    e = tf.keras.layers.Conv2D(per * shape.channels, 1, use_bias=False)(e)
     e = tf.keras.layers.BatchNormalization()(e)
     e = tf.keras.layers.ReLU(6.0)(e)
     e = tf.keras.layers.Reshape((-1 if frames is None else frames // 2, 1, shape.channels))(e)
@@ -109,12 +112,23 @@ def build_hybrid(shape: ModelShape, frames: int | None = None, dim: int = 96) ->
 
 
 # Quiet floor frames (10 ms) a preset may put before each utterance when its embeddings are
-# computed; training then keeps a random whole number of 40 ms steps of it (0-400 ms) in
-# front of both inputs. The runtime puts 300 ms of quiet in front (edgeasr.acoustic.EDGE); a
-# network that only ever saw speech start at the same place learned to emit the first word at
-# the start of its input, wherever it was spoken (v8-hybrid: "please" in its first four rows).
+# computed; training then keeps a random whole number of embedding steps of it (0-400 ms;
+# 40 ms steps with two phases, 80 ms with one) in front of both inputs. The runtime puts
+# 300 ms of quiet in front (edgeasr.acoustic.EDGE); a network that only ever saw speech start
+# at the same place learned to emit the first word at the start of its input, wherever it
+# was spoken (v8-hybrid: "please" in its first four rows).
 LEAD_PAD = 40
 EMB_HOP = 4  # log-mel frames per embedding (two phases of the frozen network)
+
+
+def emb_hop(phases: int) -> int:
+    """Log-mel frames (10 ms) between the frozen network's embeddings at ``phases`` offsets
+    per 80 ms (2: 4 frames, 1: 8)."""
+    from factory.embedding import STRIDE
+
+    if phases not in (1, 2, 4) or STRIDE % phases:
+        raise ValueError(f"phases {phases}: expected 1, 2 or 4")
+    return STRIDE // phases
 
 
 def spec_augment(x: np.ndarray, rng: np.random.Generator, max_span: int = 12) -> np.ndarray:
@@ -141,9 +155,11 @@ def is_hybrid(examples: list[Example]) -> bool:
 
 
 def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generator,
-             augment: bool = False, sub: int = 2, up: int = 1, lead: int = 0):
+             augment: bool = False, sub: int = 2, up: int = 1, lead: int = 0,
+             hop: int = EMB_HOP):
     """Batches of padded inputs, labels and lengths; ``lead``: hybrid examples get a random
-    0-``lead`` frames of quiet in front (their cached embeddings start that early)."""
+    0-``lead`` frames of quiet in front (their cached embeddings start that early), in
+    steps of ``hop`` frames, their embeddings' spacing."""
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].feats))
     batches, cur, longest = [], [], 0
     for i in order:
@@ -158,11 +174,11 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
     rng.shuffle(batches)
     hybrid = is_hybrid(examples)
     for b in batches:
-        # Hybrid: 40 ms steps of quiet in front, a random number of them while training.
-        front = {i: int(rng.integers(0, lead // EMB_HOP + 1)) * EMB_HOP
+        # Hybrid: steps of quiet (one embedding each) in front, a random number of them.
+        front = {i: int(rng.integers(0, lead // hop + 1)) * hop
                  if hybrid and lead else 0 for i in b}
         t = max(len(examples[i].feats) + front[i] for i in b)
-        t += (-t) % (EMB_HOP if hybrid else sub)  # hybrid: one embedding per 4 frames
+        t += (-t) % (hop if hybrid else sub)  # hybrid: one embedding per ``hop`` frames
 
         x = np.stack([_place(examples[i].feats, front[i], t, rng, augment, 12 // sub // up)
                       for i in b])
@@ -175,8 +191,8 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
         yl = np.array([len(examples[i].label) for i in b], np.int32)
         if hybrid:
             # The cached embeddings start ``lead`` frames before the utterance.
-            emb = [examples[i].extra[(lead - front[i]) // EMB_HOP :] for i in b]
-            yield (x, np.stack([_fit(e, t // EMB_HOP, rng, augment) for e in emb])), y, xl, yl
+            emb = [examples[i].extra[(lead - front[i]) // hop :] for i in b]
+            yield (x, np.stack([_fit(e, t // hop, rng, augment) for e in emb])), y, xl, yl
         else:
             yield x, y, xl, yl
 
@@ -221,9 +237,9 @@ def embed(examples: list[Example], cache: Path) -> list[Example]:
 
 def embed_speech(examples: list[Example], cache: Path, phases: int = 2,
                  lead: int = 0) -> list[np.ndarray]:
-    """Embeddings (every 40 ms with two phases) of the speech-mel32 columns of hybrid
-    examples, whose features are log-mel and speech-mel32 side by side, from ``lead``
-    frames of quiet before each utterance on."""
+    """Embeddings (every 40 ms with two phases, 80 ms with one) of the speech-mel32 columns
+    of hybrid examples, whose features are log-mel and speech-mel32 side by side, from
+    ``lead`` frames of quiet before each utterance on."""
     from factory.embedding import Embedder
 
     embedder = Embedder(cache, phases)
@@ -237,23 +253,25 @@ def embed_speech(examples: list[Example], cache: Path, phases: int = 2,
 
 
 def network(examples: list[Example], shape: ModelShape, head: bool = False,
-            up: int = 1) -> tf.keras.Model:
-    """The untrained network for these examples: hybrid when they carry embeddings."""
+            up: int = 1, hop: int = EMB_HOP) -> tf.keras.Model:
+    """The untrained network for these examples: hybrid when they carry embeddings (one
+    every ``hop`` log-mel frames)."""
     if is_hybrid(examples):
-        return build_hybrid(shape)
+        return build_hybrid(shape, emb_hop=hop)
     return build_head(shape, up=up) if head else build_model(shape)
 
 
 def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
           batch_frames: int = 12000, lr: float = 2e-3, head: bool = False,
-          up: int = 1, lead: int = 0) -> tf.keras.Model:
+          up: int = 1, lead: int = 0, hop: int = EMB_HOP) -> tf.keras.Model:
     """CTC training of the log-mel network, or (``head``) of the head on embeddings
     (``up`` 20 ms outputs per embedding); ``lead``: hybrid examples' embeddings start that
-    many frames of quiet early, and a random part of it goes in front (``_batches``)."""
+    many frames of quiet early, and a random part of it goes in front (``_batches``);
+    ``hop``: log-mel frames per hybrid embedding (``emb_hop``)."""
     tf.keras.utils.set_random_seed(seed)
     sub = 1 if head else 2
     examples = usable(examples, sub, up)
-    model = network(examples, shape, head, up)
+    model = network(examples, shape, head, up, hop)
     steps_per_epoch = sum(1 for _ in _batches(examples, batch_frames, np.random.default_rng(0),
                                               sub=sub, up=up))
     total = max(1, steps_per_epoch * epochs)
@@ -276,7 +294,7 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
         for epoch in range(epochs):
             losses = []
             for x, y, xl, yl in _batches(examples, batch_frames, rng, augment=True, sub=sub,
-                                         up=up, lead=lead):
+                                         up=up, lead=lead, hop=hop):
                 losses.append(float(step(x, y, xl, yl)))
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-50:]):.3f}")
