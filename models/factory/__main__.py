@@ -112,8 +112,9 @@ PRESETS = {
                           frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
                           lead_pad=LEAD_PAD),
     # "hybrid-lead" with the frozen network at one offset (an embedding every 80 ms): the
-    # frozen network's operations, most of the model's (python -m bench.npu), halve, for the
-    # issue's 0.5 G operations per second of audio. Not trained at full size yet.
+    # frozen network's operations, most of the model's, halve (0.34 instead of 0.61 G
+    # operations per second of streamed audio). Measured far worse in TV noise on the dev
+    # voices (v10-hybrid-lead-1 in docs/model-alternatives.md), so not shipped.
     "hybrid-lead-1": Preset(sentences=9000, copies=2, dev_sentences=300,
                             shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
                             frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=1,
