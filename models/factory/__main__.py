@@ -17,6 +17,7 @@ from pathlib import Path
 
 from edgeasr.features import N_MELS
 from factory.augment import SNR_MAX_DB
+from factory.embedding import hop_frames
 from factory.train import LEAD_PAD, ModelShape
 
 REPO = Path(__file__).resolve().parents[2]
@@ -243,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             keep = embedding_phases() // preset.phases
             examples = [replace(e, feats=e.feats[::keep]) for e in examples]
     up = embedding_phases() // preset.phases if head else 1
-    hop = train.emb_hop(preset.phases) if hybrid else train.EMB_HOP
+    hop = hop_frames(preset.phases) if hybrid else train.EMB_HOP
     trained_by: dict = {}
     if args.weights:
         # Re-export (and recalibrate) a network this preset trained before, without training.

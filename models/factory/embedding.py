@@ -30,6 +30,14 @@ LEFT = WINDOW // 2  # output i is centred on input frame 2*i + LEFT
 EXTRA = WINDOW - 2 + (PHASES - 1) * 2  # input frames beyond 2 per output: 80
 
 
+def hop_frames(phases: int) -> int:
+    """Input frames (10 ms) between embeddings at ``phases`` offsets per stride (4: 2 frames,
+    every 20 ms; 2: 4, every 40 ms; 1: 8, every 80 ms)."""
+    if phases not in (1, 2, 4):
+        raise ValueError(f"phases {phases}: expected 1, 2 or 4")
+    return STRIDE // phases
+
+
 def _floor_leaky(x: tf.Tensor) -> tf.Tensor:
     return tf.maximum(tf.nn.leaky_relu(x, alpha=0.2), -0.4)
 
@@ -81,7 +89,7 @@ def phased(backbone: tf.keras.Model, x: tf.Tensor, frames: int,
     """
     steps = (frames - EXTRA) // 2 // PHASES
     span = (steps - 1) * STRIDE + WINDOW  # each phase yields exactly ``steps`` embeddings
-    hop = 2 * (PHASES // phases)
+    hop = hop_frames(phases)
     outs = []
     for p in range(phases):
         part = tf.keras.layers.Cropping1D((hop * p, frames - span - hop * p))(x)
@@ -94,7 +102,7 @@ def phased(backbone: tf.keras.Model, x: tf.Tensor, frames: int,
 def padded_length(n_out: int, phases: int = PHASES) -> int:
     """Input frames that yield at least ``n_out`` embeddings (a whole number of strides)."""
     steps = -(-n_out // phases)
-    return (steps - 1) * STRIDE + WINDOW + (phases - 1) * (STRIDE // phases)
+    return (steps - 1) * STRIDE + WINDOW + (phases - 1) * hop_frames(phases)
 
 
 class Embedder:
@@ -110,7 +118,7 @@ class Embedder:
     def __call__(self, feats: np.ndarray, floor: np.ndarray) -> np.ndarray:
         """[frames, 32] -> [ceil(frames / h), 96], output i centred on frame h*i, where
         h = 8 / phases (2: every 20 ms; 4: every 40 ms)."""
-        hop = STRIDE // self.phases
+        hop = hop_frames(self.phases)
         n_out = -(-len(feats) // hop)
         total = padded_length(n_out, self.phases)
         right = total - LEFT - len(feats)

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from edgeasr.features import N_MELS, SPEECH_MELS, pad_floor
-from factory.train import ModelShape, build_head, build_hybrid, build_model, emb_hop
+from factory.train import ModelShape, build_head, build_hybrid, build_model
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def hybrid_model(trained: tf.keras.Model, shape: ModelShape, cache,
     mels = tf.keras.Input((WINDOW, N_MELS), batch_size=1, name="features")
     speech = tf.keras.Input((frames, SPEECH_MELS), batch_size=1, name="speech_features")
     emb = embedding.phased(backbone, speech, frames, phases)
-    fixed = build_hybrid(shape, WINDOW, emb_hop=emb_hop(phases))
+    fixed = build_hybrid(shape, WINDOW, emb_hop=embedding.hop_frames(phases))
     fixed.set_weights(trained.get_weights())
     return tf.keras.Model([mels, speech], fixed([mels, emb]))
 

@@ -22,6 +22,7 @@ from tqdm import tqdm  # noqa: E402
 from edgeasr.features import N_MELS, pad_floor  # noqa: E402
 from edgeasr.lexicon import N_OUTPUTS  # noqa: E402
 from factory.dataset import Example  # noqa: E402
+from factory.embedding import hop_frames  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -118,17 +119,7 @@ def build_hybrid(shape: ModelShape, frames: int | None = None, dim: int = 96,
 # at the same place learned to emit the first word at the start of its input, wherever it
 # was spoken (v8-hybrid: "please" in its first four rows).
 LEAD_PAD = 40
-EMB_HOP = 4  # log-mel frames per embedding (two phases of the frozen network)
-
-
-def emb_hop(phases: int) -> int:
-    """Log-mel frames (10 ms) between the frozen network's embeddings at ``phases`` offsets
-    per 80 ms (2: 4 frames, 1: 8)."""
-    from factory.embedding import STRIDE
-
-    if phases not in (1, 2, 4) or STRIDE % phases:
-        raise ValueError(f"phases {phases}: expected 1, 2 or 4")
-    return STRIDE // phases
+EMB_HOP = hop_frames(2)  # log-mel frames per embedding (two phases of the frozen network)
 
 
 def spec_augment(x: np.ndarray, rng: np.random.Generator, max_span: int = 12) -> np.ndarray:
@@ -267,7 +258,7 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
     """CTC training of the log-mel network, or (``head``) of the head on embeddings
     (``up`` 20 ms outputs per embedding); ``lead``: hybrid examples' embeddings start that
     many frames of quiet early, and a random part of it goes in front (``_batches``);
-    ``hop``: log-mel frames per hybrid embedding (``emb_hop``)."""
+    ``hop``: log-mel frames per hybrid embedding (``embedding.hop_frames``)."""
     tf.keras.utils.set_random_seed(seed)
     sub = 1 if head else 2
     examples = usable(examples, sub, up)
