@@ -31,8 +31,8 @@ from bench.metrics import Metrics, summarise
 from bench.report import write_json, write_markdown, write_plot
 from bench.runner import Record, run
 from bench.synth import TrainingVoice, voice_description
-from bench.targets import check
-from edgeasr.acoustic import KERNELS, ModelError, find_model
+from bench.targets import check, model_budget
+from edgeasr.acoustic import KERNELS, AcousticModel, ModelError, find_model
 from edgeasr.grammar import load_building_grammar
 
 log = logging.getLogger("bench.eval")
@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     names = [e.name for e in engines]
     per, overall = aggregate(records, names, args.conditions)
     targets = check(per, overall)
+    if "edgeasr" in names:
+        targets += model_budget(find_model(args.model))
 
     given = list(argv) if argv is not None else sys.argv[1:]
     argv_str = " ".join(["python -m bench.eval", *given])
@@ -217,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "json_path": _rel(json_path),
         "model": file_digest(find_model(args.model)),
+        **({"embedder": file_digest(AcousticModel.embedder_path(find_model(args.model)))}
+           if AcousticModel.embedder_path(find_model(args.model)).is_file() else {}),
         "building": _rel(args.config),
         "machine": machine(),
         "engines": {e.name: e.describe() for e in engines},

@@ -84,6 +84,7 @@ class OpInfo:
     full_integer: bool
     per_tensor: bool
     npu_op: bool
+    graph: str = "model"  # or "embedder": a split model's front network, its own file
 
     @property
     def npu_ready(self) -> bool:
@@ -100,22 +101,31 @@ class Report:
     stride_frames: int  # audio frames per window that produce new output (long input)
     one_window_s: float  # longest utterance that takes a single inference
     notes: list[str] = field(default_factory=list)
+    # A split model (edgeasr.acoustic.Embedder): its front network runs this many times for
+    # one window's embeddings and, over long input, once per ``embedder_stride_frames``.
+    embedder: str | None = None
+    embedder_calls: int = 0
+    embedder_stride_frames: int = 0
+
+    def graph_macs(self, graph: str) -> int:
+        return sum(o.macs for o in self.ops if o.graph == graph)
 
     @property
     def macs(self) -> int:
-        return sum(o.macs for o in self.ops)
+        """One window's inference: the model, and a split model's embedder calls for it."""
+        return self.graph_macs("model") + self.embedder_calls * self.graph_macs("embedder")
 
     @property
     def params(self) -> int:
         """Constant elements, each tensor once (the front network's four phases share one
         set of weights; summing per op counted them four times)."""
-        seen: dict[int, int] = {}
+        seen: dict[tuple[str, int], int] = {}  # tensor indices are per graph
         for o in self.ops:
             if o.op == "RESHAPE":  # its constant operand is a shape, not a weight
                 continue
             for t in o.inputs:
                 if t.constant:
-                    seen[t.index] = int(np.prod(t.shape))
+                    seen[o.graph, t.index] = int(np.prod(t.shape))
         return sum(seen.values())
 
     @property
@@ -124,8 +134,12 @@ class Report:
 
     @property
     def macs_per_audio_s(self) -> float:
-        """Streaming cost: each window contributes ``stride_frames`` of new output."""
-        return self.macs / (self.stride_frames * FRAME_S)
+        """Streaming cost: each window contributes ``stride_frames`` of new output; a split
+        model's embedder computes each embedding once, ``embedder_stride_frames`` a call."""
+        if self.embedder is None:
+            return self.macs / (self.stride_frames * FRAME_S)
+        return (self.graph_macs("model") / (self.stride_frames * FRAME_S)
+                + self.graph_macs("embedder") / (self.embedder_stride_frames * FRAME_S))
 
     @property
     def all_npu_ready(self) -> bool:
@@ -182,10 +196,10 @@ def _macs(op: str, ins: list[TensorInfo], outs: list[TensorInfo]) -> int:
     return 0
 
 
-def analyse(path: str | Path = DEFAULT_MODEL) -> Report:
-    from edgeasr.acoustic import CONTEXT, EDGE, SUBSAMPLING, ModelError, _interpreter_class
+def _graph_ops(path: Path, graph: str) -> tuple[Any, list[OpInfo]]:
+    """The interpreter of one TFLite file and its operators."""
+    from edgeasr.acoustic import ModelError, _interpreter_class
 
-    path = Path(path)
     if not path.is_file():
         raise ModelError(f"model file {path} not found")
     interp = _interpreter_class()(model_path=str(path))
@@ -208,23 +222,45 @@ def analyse(path: str | Path = DEFAULT_MODEL) -> Report:
         full_int = (all(t.dtype in ACTIVATION_TYPES for t in acts)
                     and all(t.dtype in INTEGER_TYPES for t in ins if t.constant))
         ops.append(OpInfo(int(o["index"]), name, ins, outs, _macs(name, ins, outs), params,
-                          full_int, all(t.per_tensor for t in ins + outs), name in NPU_OPS))
+                          full_int, all(t.per_tensor for t in ins + outs), name in NPU_OPS,
+                          graph))
+    return interp, ops
+
+
+def analyse(path: str | Path = DEFAULT_MODEL) -> Report:
+    from edgeasr.acoustic import CONTEXT, EDGE, SUBSAMPLING, AcousticModel
+
+    path = Path(path)
+    interp, ops = _graph_ops(path, "model")
     # A model with two inputs (log-mel, and speech-mel32 for its front network) is reported
     # by the longer one, which carries the context.
     inp = _tensor(max(interp.get_input_details(), key=lambda d: int(d["shape"][1])), False)
     out = _tensor(interp.get_output_details()[0], False)
     # Frames whose phones one window predicts; a model with a front network also takes
     # context frames before and after them (its edgeasr.json says how many).
-    meta = path.with_suffix(".json")
-    left, right = json.loads(meta.read_text()).get("context", (0, 0)) if meta.is_file() else (0, 0)
-    window = inp.shape[1] - left - right
+    meta_path = path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    left, right = meta.get("context", (0, 0))
+    split = bool(meta.get("embedder"))
+    window = inp.shape[1] - (0 if split else left + right)
     stride = window - 2 * CONTEXT
     notes = []
     if window // SUBSAMPLING != out.shape[1]:
         notes.append(f"output frames {out.shape[1]} != (input frames - context {left}+{right})"
                      f" / {SUBSAMPLING}")
-    return Report(str(path), path.stat().st_size, inp, out, ops, stride,
-                  (window - 2 * EDGE) * FRAME_S, notes)
+    report = Report(str(path), path.stat().st_size, inp, out, ops, stride,
+                    (window - 2 * EDGE) * FRAME_S, notes)
+    if split:  # the front network: its own graph, each embedding computed once
+        emb_path = AcousticModel.embedder_path(path)
+        e_interp, e_ops = _graph_ops(emb_path, "embedder")
+        per_window = min(int(d["shape"][1]) for d in interp.get_input_details())
+        per_call = int(e_interp.get_output_details()[0]["shape"][1])
+        report.ops += e_ops
+        report.bytes += emb_path.stat().st_size
+        report.embedder = str(emb_path)
+        report.embedder_calls = -(-per_window // per_call)
+        report.embedder_stride_frames = per_call * window // per_window
+    return report
 
 
 def _types(ts: list[TensorInfo]) -> str:
@@ -248,16 +284,24 @@ def markdown(r: Report, heading: str = "##") -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for o in r.ops:
-        lines.append(f"| {o.index} | {o.op} | {_types(o.inputs)} | {_types(o.outputs)} "
+        op = o.op if o.graph == "model" else f"{o.op} (embedder)"
+        lines.append(f"| {o.index} | {op} | {_types(o.inputs)} | {_types(o.outputs)} "
                      f"| {o.macs:,} | {yes[o.full_integer]} | {yes[o.per_tensor]} "
                      f"| {yes[o.npu_op]} |")
     lines += [
         "", "Cost from the layer shapes:", "",
         f"- MACs per inference (one {r.window_s:.1f} s window of {r.input.shape[1]} frames): "
-        f"**{r.macs / 1e6:.1f} M**.",
-        (f"- MACs per second of audio: **{r.macs_per_audio_s / 1e6:.1f} M** when streaming "
-         f"(windows overlap; each adds {r.stride_frames * FRAME_S:.1f} s of new output). A "
-         f"command up to {r.one_window_s:.1f} s long takes one window."),
+        f"**{r.macs / 1e6:.1f} M**"
+        + (f" ({r.graph_macs('model') / 1e6:.1f} M in the model, {r.embedder_calls} "
+           f"call{'s' if r.embedder_calls != 1 else ''} of its embedder "
+           f"`{_rel(r.embedder)}` at {r.graph_macs('embedder') / 1e6:.1f} M)."
+           if r.embedder else "."),
+        (f"- MACs per second of audio: **{r.macs_per_audio_s / 1e6:.1f} M** "
+         f"(**{2 * r.macs_per_audio_s / 1e9:.2f} G operations**) when streaming "
+         f"(windows overlap; each adds {r.stride_frames * FRAME_S:.1f} s of new output"
+         + (f"; each embedding is computed once, a call adds "
+            f"{r.embedder_stride_frames * FRAME_S:.1f} s of them" if r.embedder else "")
+         + f"). A command up to {r.one_window_s:.1f} s long takes one window."),
         "", "Estimates from the MAC count (not measured on the board):", "",
         (f"- NPU at its peak {NPU_TOPS} TOPS (2 ops per MAC): {e['npu_peak_ms_per_window']:.2f} "
          f"ms per window, a streaming load of {100 * e['npu_load_streaming_peak']:.3f} %; at "

@@ -98,8 +98,10 @@ def write_markdown(path: Path, summary: Mapping[str, Any],
         lines += ["> **Dev voice (a training voice), not the held-out result**: for tuning and "
                   "comparing models; docs/accuracy.md holds the held-out figures.", ""]
     lines += [
-        (f"- Model: `{model['path']}`, {model['bytes']:,} bytes, sha256 `{model['sha256'][:16]}…`; "
-        f"decision threshold {summary['engines'].get('edgeasr', {}).get('threshold', 'n/a')} "
+        (f"- Model: `{model['path']}`, {model['bytes']:,} bytes, sha256 `{model['sha256'][:16]}…`"
+         + (f", and its embedder `{emb['path']}`, {emb['bytes']:,} bytes, sha256 "
+            f"`{emb['sha256'][:16]}…`" if (emb := summary.get("embedder")) else "")
+         + f"; decision threshold {summary['engines'].get('edgeasr', {}).get('threshold', 'n/a')} "
         f"from `{summary['building']}` (not tuned on this set)."),
         (f"- Clips: {ds['n_commands']} commands ({ds['command_source']}) and "
         f"{ds['n_non_commands']} non-commands ({ds['non_command_source']}), spoken by "

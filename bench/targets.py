@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from bench.metrics import Metrics
 
@@ -88,3 +89,24 @@ def check(per_condition: Mapping[str, Mapping[str, Metrics]],
         targets.append(Target("time per clip <= half of pocketsphinx", "ratio <= 0.50",
                               "not run", None))
     return targets
+
+
+MAX_MODEL_BYTES = 2 * 1024 * 1024
+MAX_OPS_PER_AUDIO_S = 0.5e9
+
+
+def model_budget(model: Path) -> list[Target]:
+    """The issue's limits on the model: at most 2 MB (every file the runtime loads) and 0.5 G
+    operations (2 per MAC) per second of audio, counted from the graph by ``bench.npu``."""
+    from bench.npu import analyse
+
+    r = analyse(model)
+    ops = 2 * r.macs_per_audio_s
+    files = "model + embedder" if r.embedder else "model"
+    return [
+        Target("model size", "<= 2 MB", f"{r.bytes / 1024:.0f} KiB ({files})",
+               r.bytes <= MAX_MODEL_BYTES),
+        Target("operations per second of audio", "<= 0.5 G (python -m bench.npu)",
+               f"{ops / 1e9:.2f} G on continuous audio; one window (a command up to "
+               f"{r.one_window_s:.1f} s) {2 * r.macs / 1e9:.2f} G", ops <= MAX_OPS_PER_AUDIO_S),
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
 import sys
 from dataclasses import fields
@@ -13,7 +14,8 @@ import numpy as np
 import pytest
 from conftest import DEMO_CONFIG, ROOT, subprocess_env
 
-from edgeasr.acoustic import AcousticModel, Calibration, _interpreter_class
+from edgeasr.acoustic import AcousticModel, Calibration, ModelError, _interpreter_class
+from edgeasr.features import N_MELS
 from edgeasr.lexicon import N_OUTPUTS
 from factory import voices
 
@@ -45,26 +47,16 @@ def factory_model(request: pytest.FixtureRequest) -> Path:
     return request.getfixturevalue(request.param)
 
 
-def test_model_is_full_integer_static_and_npu_only(factory_model: Path) -> None:
-    tiny_model = factory_model
-    pytest.importorskip("tensorflow")
+def _graph_ops(path: Path, interp_inputs: list, outputs: list) -> set[str]:
+    """Check one graph is static and int8 throughout; its op names."""
     from factory.export import NPU_OPS
-    from factory.export import WINDOW as EXPORT_WINDOW
 
-    assert EXPORT_WINDOW == WINDOW
-    interp = _interpreter_class()(model_path=str(tiny_model))
+    interp = _interpreter_class()(model_path=str(path))
     interp.allocate_tensors()
-    inputs = interp.get_input_details()
-    [out] = interp.get_output_details()
+    inputs, [out] = interp.get_input_details(), interp.get_output_details()
+    assert sorted(list(t["shape"]) for t in inputs) == sorted(interp_inputs), path.name
+    assert [list(out["shape"])] == outputs, path.name
     assert all(t["dtype"] == np.int8 for t in [*inputs, out])
-    runtime = json.loads(tiny_model.with_suffix(".json").read_text())
-    left, right = runtime.get("context", (0, 0))
-    # One input per front end: log-mel frames without context, speech-mel32 with the frozen
-    # network's context.
-    expected = {"logmel40": [1, WINDOW, 40], "speech-mel32": [1, left + WINDOW + right, 32]}
-    parts = runtime.get("frontend", "logmel40").split("+")
-    assert sorted(list(t["shape"]) for t in inputs) == sorted(expected[p] for p in parts)
-    assert list(out["shape"]) == [1, WINDOW // 2, N_OUTPUTS]
     for t in (*inputs, out):
         assert list(t["shape_signature"]) == list(t["shape"]), "dynamic dimension in the model"
         scale, _zero = t["quantization"]
@@ -76,7 +68,36 @@ def test_model_is_full_integer_static_and_npu_only(factory_model: Path) -> None:
     ops = {op["op_name"] for op in interp._get_ops_details()}
     assert ops, "no ops found"
     assert ops <= NPU_OPS, f"ops outside the NPU set: {sorted(ops - NPU_OPS)}"
+    return ops
+
+
+def test_model_is_full_integer_static_and_npu_only(factory_model: Path) -> None:
+    tiny_model = factory_model
+    pytest.importorskip("tensorflow")
+    from factory.embedding import EXTRA, STRIDE, hop_frames
+    from factory.export import EMBEDDER_STEPS
+    from factory.export import WINDOW as EXPORT_WINDOW
+
+    assert EXPORT_WINDOW == WINDOW
+    runtime = json.loads(tiny_model.with_suffix(".json").read_text())
     meta = json.loads((tiny_model.parent / "model-meta.json").read_text())
+    left, right = runtime.get("context", (0, 0))
+    out = [[1, WINDOW // 2, N_OUTPUTS]]
+    embedder = AcousticModel.embedder_path(tiny_model)
+    if runtime.get("embedder"):
+        # Split: the trained part takes log-mel frames and the window's embeddings; the
+        # embedder turns speech-mel32 frames (the frozen network's context included) into them.
+        hop = hop_frames(meta["phases"])
+        ops = _graph_ops(tiny_model, [[1, WINDOW, 40], [1, WINDOW // hop, 96]], out)
+        ops |= _graph_ops(embedder, [[1, STRIDE * EMBEDDER_STEPS + EXTRA, 32]],
+                          [[1, EMBEDDER_STEPS * meta["phases"], 96]])
+        assert meta["size_bytes"] == tiny_model.stat().st_size + embedder.stat().st_size
+    else:
+        assert not embedder.exists()
+        # One input per front end: log-mel frames without context, speech-mel32 with the
+        # frozen network's context.
+        expected = {"logmel40": [1, WINDOW, 40], "speech-mel32": [1, left + WINDOW + right, 32]}
+        ops = _graph_ops(tiny_model, [expected[p] for p in runtime["frontend"].split("+")], out)
     assert {o["op"] for o in meta["ops"]} == ops
     assert all(o["npu"] for o in meta["ops"])
 
@@ -244,3 +265,45 @@ def test_one_offset_of_the_frozen_network_halves_its_operations(
     assert one.macs < 0.6 * two.macs
     assert json.loads((tiny_hybrid_1_model.parent / "model-meta.json").read_text())[
         "phases"] == 1
+
+
+def test_split_model_computes_each_embedding_once_where_each_window_expects_it(
+        tiny_hybrid_model: Path) -> None:
+    """A split hybrid's runtime embeds a whole utterance once and gives each window its
+    slice: that must be exactly what each window gets when its own embeddings are computed
+    from its own chunk (the tensor tools and tests feed chunks), and those must be the frozen
+    network's float embeddings at the rows training put them (embedding i from row 4i)."""
+    pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
+    from factory import embedding
+
+    model = AcousticModel(tiny_hybrid_model)
+    assert model.embedder is not None
+    rng = np.random.default_rng(3)
+    feats = model.features((0.05 * rng.standard_normal(16000 * 9)).astype(np.float32))
+    chunks = list(model.chunks(feats))
+    assert len(chunks) > 2  # several overlapping windows
+    per_window = np.concatenate([model._run(c)[lo:hi] for c, lo, hi in chunks])
+    n_out = (len(feats) + 1) // 2
+    from edgeasr.acoustic import LEAD_FRAMES
+
+    np.testing.assert_array_equal(model.logits(feats, lead=True),
+                                  per_window[: LEAD_FRAMES + n_out])
+    chunk = chunks[1][0]
+    cols = slice(N_MELS, N_MELS + 32)
+    frames = len(chunk)
+    backbone = embedding.build_backbone(ROOT / "models" / ".cache" / "pretrained")
+    inp = tf.keras.Input((frames, 32), batch_size=1)
+    ref = tf.keras.Model(inp, embedding.phased(backbone, inp, frames, 2))(
+        chunk[None, :, cols].astype(np.float32)).numpy()[0][: WINDOW // 4]
+    got = model._embed(chunk, WINDOW // 4)
+    assert np.corrcoef(got.ravel(), ref.ravel())[0, 1] > 0.98
+
+
+def test_split_model_without_its_embedder_is_a_clear_error(tiny_hybrid_model: Path,
+                                                            tmp_path: Path) -> None:
+    for suffix in (".tflite", ".json"):
+        shutil.copy(tiny_hybrid_model.with_suffix(suffix), tmp_path / f"m{suffix}")
+    with pytest.raises(ModelError, match=r"m\.embedder\.tflite not found"):
+        AcousticModel(tmp_path / "m.tflite")

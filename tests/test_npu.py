@@ -33,7 +33,8 @@ def test_shipped_model_macs_and_params_follow_its_recorded_architecture(
     t_out = r.output.shape[1]
     n_feats, n_out = 40, r.output.shape[2]  # the log-mel input
     # The frozen speech_embedding network of a hybrid model is counted apart.
-    frozen = [o for o in r.ops if any("speech_embedding" in t.name for t in o.outputs)]
+    frozen = [o for o in r.ops if o.graph == "embedder"
+              or any("speech_embedding" in t.name for t in o.outputs)]
     trained = [o for o in r.ops if o not in frozen]
     convs = [o for o in trained if o.op == "CONV_2D"]
     front_k = max(o.inputs[1].shape[1] for o in convs)
@@ -51,7 +52,14 @@ def test_shipped_model_macs_and_params_follow_its_recorded_architecture(
     else:  # the trained convolutions' parameters, the embedding's 1x1 conv (bias: its BN) too
         learned = sum(o.params for o in trained if o.op in ("CONV_2D", "DEPTHWISE_CONV_2D"))
         assert learned == weights + biases + 96 * 2 * c + 2 * c
-    assert r.macs_per_audio_s == pytest.approx(r.macs / (r.stride_frames * 0.01))
+    if r.embedder is None:
+        assert r.macs_per_audio_s == pytest.approx(r.macs / (r.stride_frames * 0.01))
+    else:  # the model per window's new output, the embedder per call's new embeddings
+        assert r.macs == sum(o.macs for o in trained) + r.embedder_calls * sum(
+            o.macs for o in frozen)
+        assert r.macs_per_audio_s == pytest.approx(
+            sum(o.macs for o in trained) / (r.stride_frames * 0.01)
+            + sum(o.macs for o in frozen) / (r.embedder_stride_frames * 0.01))
 
 
 def test_float_and_per_channel_models_are_flagged(tmp_path: Path) -> None:
@@ -107,3 +115,18 @@ def test_shared_weights_are_counted_once() -> None:
     per_op = sum(o.params for o in r.ops)
     assert r.params < per_op  # some weight tensor is read by several ops
     assert r.params <= r.bytes  # int8 weights: at most one byte each, plus int32 biases
+
+
+def test_model_budget_counts_every_file_the_runtime_loads(shipped_model: Path) -> None:
+    """make eval's model targets: the size is the model and its embedder together, and the
+    operations per second of audio are bench.npu's streaming count (2 per MAC)."""
+    from bench.targets import model_budget
+    from edgeasr.acoustic import AcousticModel
+
+    size, ops = model_budget(shipped_model)
+    r = analyse(shipped_model)
+    files = [shipped_model, AcousticModel.embedder_path(shipped_model)]
+    assert r.bytes == sum(f.stat().st_size for f in files if f.is_file())
+    assert size.met == (r.bytes <= 2 * 1024 * 1024)
+    assert ops.met == (2 * r.macs_per_audio_s <= 0.5e9)
+    assert f"{2 * r.macs_per_audio_s / 1e9:.2f} G" in ops.measured

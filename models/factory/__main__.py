@@ -265,17 +265,29 @@ def main(argv: list[str] | None = None) -> int:
         weights.with_suffix(".json").write_text(json.dumps(
             {"train_seconds": round(time.time() - t_fit), "epochs": epochs}) + "\n")
     t_train = time.time() - t0 - t_data
-    tflite = export.to_tflite(model, preset.shape, calib, pretrained, preset.phases)
     args.out.mkdir(parents=True, exist_ok=True)
     model_path = args.out / "edgeasr.tflite"
+    from edgeasr.acoustic import AcousticModel
+
+    embedder_path = AcousticModel.embedder_path(model_path)
+    graphs = []  # every graph the runtime runs, the model first
+    if hybrid:  # the trained part, and the frozen network beside it (its embedder)
+        graphs += export.to_tflite_split(model, preset.shape, calib, pretrained, preset.phases)
+        embedder_path.write_bytes(graphs[1])
+    else:
+        graphs.append(export.to_tflite(model, preset.shape, calib, pretrained, preset.phases))
+        embedder_path.unlink(missing_ok=True)  # an earlier hybrid's, now meaningless
+    tflite = graphs[0]
     model_path.write_bytes(tflite)
-    ops = export.graph_report(tflite)
+    ops = [op for g in graphs for op in export.graph_report(g)]
     # What the runtime needs to feed the model; devcheck adds the confidence calibration.
     runtime_meta: dict = {"frontend": preset.frontend}
     if head or hybrid:
         from factory.embedding import EXTRA, LEFT
 
         runtime_meta["context"] = [LEFT, EXTRA - LEFT]
+    if hybrid:
+        runtime_meta["embedder"] = True
     model_path.with_suffix(".json").write_text(json.dumps(runtime_meta, indent=1) + "\n")
 
     from factory import card, devcheck
@@ -294,12 +306,14 @@ def main(argv: list[str] | None = None) -> int:
         **({"trained_by": trained_by} if trained_by else {}),
         "seconds": {"data": round(t_data), "train": round(t_train),
                     "total": round(time.time() - t0)},
-        "ops": ops, "dev": dev_result, "size_bytes": len(tflite),
-        "input_shape": export.input_shape(tflite),
+        "ops": ops, "dev": dev_result, "size_bytes": sum(len(g) for g in graphs),
+        "input_shape": [s for g in graphs for s in export.input_shape(g)],
+        **({"embedder_bytes": len(graphs[1])} if hybrid else {}),
     }
     (args.out / "model-meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     card.write(args.out / "MODEL_CARD.md", meta)
-    logging.info("wrote %s (%d bytes) in %.0f s", model_path, len(tflite), time.time() - t0)
+    logging.info("wrote %s (%d bytes%s) in %.0f s", model_path, len(tflite),
+                 f", its embedder {len(graphs[1])}" if hybrid else "", time.time() - t0)
     return 0
 
 

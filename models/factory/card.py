@@ -52,12 +52,17 @@ def input_text(meta: dict) -> str:
     if shapes and isinstance(shapes[0], int):  # model-meta.json written before hybrids
         shapes = [shapes]
     names = meta.get("frontend", "logmel40").split("+")
-    if len(names) != len(shapes):
+    if "embedder_bytes" in meta:  # the embedder's input is not the model's
+        shapes = shapes[:-1]
+    elif len(names) != len(shapes):
         names = [meta.get("frontend", "logmel40")] * len(shapes)
-    # Inputs in the model's order; each front end's frames have their own width.
-    parts = [f"{s} `{next((n for n in names if FRONTEND_BINS.get(n) == s[-1]), names[0])}`"
+    # Inputs in the model's order; each front end's frames have their own width, the
+    # embedder's output (a split model's second input) is 96 wide.
+    parts = [f"{s} " + ("embeddings from the embedder" if s[-1] == 96 else
+                        f"`{next((n for n in names if FRONTEND_BINS.get(n) == s[-1]), names[0])}`"
+                        " feature frames")
              for s in shapes]
-    return ("input " if len(parts) == 1 else "inputs ") + " and ".join(parts) + " feature frames"
+    return ("input " if len(parts) == 1 else "inputs ") + " and ".join(parts)
 
 
 def dev_heading(held_out: list[str]) -> list[str]:
@@ -88,9 +93,16 @@ def write(path: Path, meta: dict) -> None:
         f"{meta['preset']}`); every number below comes from that run (`models/model-meta.json`).",
         "",
         "## What it is",
-        f"- `models/edgeasr.tflite`: {meta['size_bytes'] / 1024:.0f} KiB, full-integer int8 "
-        f"(per-tensor), static {input_text(meta)} (4 s plus context; longer audio is "
-        "windowed),",
+        (f"- `models/edgeasr.tflite` (the trained part) and `models/edgeasr.embedder.tflite` "
+         f"(the frozen network, {meta['embedder_bytes'] / 1024:.0f} KiB): "
+         f"{meta['size_bytes'] / 1024:.0f} KiB together" if "embedder_bytes" in meta else
+         f"- `models/edgeasr.tflite`: {meta['size_bytes'] / 1024:.0f} KiB")
+        + f", full-integer int8 (per-tensor), static {input_text(meta)} (4 s; longer audio "
+        "is windowed)"
+        + (f"; the embedder: [1, {meta['input_shape'][-1][1]}, 32] `speech-mel32` frames in, "
+           f"embeddings every {80 // meta.get('phases', 2)} ms out, each computed once per "
+           "utterance" if "embedder_bytes"
+           in meta else "") + ",",
         "  output [1, 200, 40] phone logits every 20 ms: 39 ARPAbet phones + CTC blank.",
         *network(meta),
         f"- Ops: {', '.join(f'{k} x{v}' for k, v in sorted(ops.items()))}; tensor types: "

@@ -7,7 +7,11 @@ edges, which lack context, are discarded. The model's ``edgeasr.json`` says whic
 front end it was trained on, its context and its confidence calibration.
 
 A model may have one input per front end (``logmel40+speech-mel32``: both feature kinds side
-by side in one array); each input takes its front end's columns.
+by side in one array); each input takes its front end's columns. A model split in two (its
+``edgeasr.json`` says ``"embedder": true``) has the frozen front network as a second graph
+beside it, ``<model>.embedder.tflite``, turning speech-mel32 frames into embeddings: the
+model's second input. The embeddings of an utterance are computed once and each window gets
+its slice, instead of every window recomputing the ones it shares with the next.
 """
 
 from __future__ import annotations
@@ -100,7 +104,8 @@ def find_model(path: str | Path | None) -> Path:
 
 @dataclass(frozen=True)
 class _Input:
-    """One input tensor of the model and the part of a feature chunk it takes."""
+    """One input tensor of the model and the part of a feature chunk it takes (or, for
+    ``embeddings``, the rows of the embedder's output)."""
 
     index: int
     dtype: Any
@@ -108,6 +113,58 @@ class _Input:
     columns: tuple[int, int]
     first: int  # first row of the chunk
     rows: int
+    embeddings: bool = False
+
+
+def _quantize(x: np.ndarray, dtype: Any, quantization: tuple[float, int]) -> np.ndarray:
+    scale, zero = quantization
+    if dtype == np.int8:
+        return np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
+    return x.astype(np.float32)
+
+
+def _dequantize(y: np.ndarray, quantization: tuple[float, int]) -> np.ndarray:
+    scale, zero = quantization
+    return (y.astype(np.float32) - zero) * scale if scale else y.astype(np.float32)
+
+
+class Embedder:
+    """The frozen front network of a split model: ``frames`` speech-mel32 rows in, ``count``
+    embeddings out, embedding i from rows ``hop * i`` on; calls advance ``count * hop``."""
+
+    def __init__(self, path: Path, interpreter: Any, kwargs: dict[str, Any]) -> None:
+        if not path.is_file():
+            raise ModelError(f"{path} not found: the model's JSON says it is split in two, "
+                             "and this is its front network")
+        try:
+            self._interp = interpreter(model_path=str(path), **kwargs)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{path} is not a valid TFLite model: {exc}") from exc
+        (inp,), (out,) = self._interp.get_input_details(), self._interp.get_output_details()
+        self._in, self._out = inp, out
+        self.frames, self.width = int(inp["shape"][1]), int(inp["shape"][2])
+        self.count, self.dim = int(out["shape"][1]), int(out["shape"][2])
+        self.path = path
+
+    def run(self, rows: np.ndarray) -> np.ndarray:
+        """Embeddings [count, dim] of ``frames`` rows [frames, width] (float)."""
+        self._interp.set_tensor(self._in["index"],
+                                _quantize(rows, self._in["dtype"], self._in["quantization"])[None])
+        self._interp.invoke()
+        return _dequantize(self._interp.get_tensor(self._out["index"])[0],
+                           self._out["quantization"])
+
+    def embed(self, rows: np.ndarray, floor: np.ndarray, hop: int, count: int) -> np.ndarray:
+        """``count`` embeddings of ``rows`` (quiet ``floor`` beyond its end), i from row hop*i."""
+        out, start = [], 0
+        while len(out) * self.count < count:
+            x = rows[start : start + self.frames]
+            if len(x) < self.frames:
+                x = np.concatenate([x, np.repeat(floor[None], self.frames - len(x), 0)])
+            out.append(self.run(x))
+            start += self.count * hop
+        return np.concatenate(out)[:count]
 
 
 class AcousticModel:
@@ -150,7 +207,15 @@ class AcousticModel:
             raise ModelError(f"{self.path.with_suffix('.json')}: {exc}") from None
         self.left, self.right = (int(v) for v in meta.get("context", (0, 0)))
         self.window = int(out["shape"][1]) * SUBSAMPLING
+        self.embedder = (Embedder(self.embedder_path(self.path), Interpreter,
+                                  {k: v for k, v in kwargs.items() if k != "model_path"})
+                         if meta.get("embedder") else None)
         self._inputs = self._map_inputs()
+
+    @staticmethod
+    def embedder_path(model: Path) -> Path:
+        """Where a split model's front network lives: beside it, ``NAME.embedder.tflite``."""
+        return model.with_suffix(".embedder.tflite")
 
     def _map_inputs(self) -> list[_Input]:
         """Which feature columns and rows each model input takes.
@@ -172,6 +237,15 @@ class AcousticModel:
         inputs = []
         for d in details:
             rows, width = int(d["shape"][1]), int(d["shape"][2])
+            e = self.embedder
+            if e is not None and width == e.dim:
+                if self.window % rows or len(cols.get(e.width, [])) != 1:
+                    raise ModelError(f"{self.path}: an embeddings input of {rows} rows does "
+                                     f"not divide the window of {self.window} frames, or "
+                                     f"{e.path} takes no part of {self.frontend!r}")
+                inputs.append(_Input(d["index"], d["dtype"], d["quantization"],
+                                     cols[e.width][0], 0, rows, embeddings=True))
+                continue
             spans = cols.get(width, [])
             if len(spans) != 1:
                 raise ModelError(f"{self.path}: an input of {width} values per frame does not "
@@ -194,63 +268,91 @@ class AcousticModel:
         except (ValueError, TypeError) as exc:
             raise ModelError(f"{meta} is not valid JSON: {exc}") from None
 
-    def quantized_inputs(self, chunk: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        """(tensor index, value) of every model input for one chunk of features."""
+    def quantized_inputs(self, chunk: np.ndarray,
+                         embeddings: np.ndarray | None = None) -> list[tuple[int, np.ndarray]]:
+        """(tensor index, value) of every model input for one chunk of features; a split
+        model's embeddings of the chunk are computed unless given."""
         out = []
         for i in self._inputs:
-            x = chunk[i.first : i.first + i.rows, i.columns[0] : i.columns[1]]
-            scale, zero = i.quantization
-            if i.dtype == np.int8:
-                x = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
+            if i.embeddings:
+                x = embeddings if embeddings is not None else self._embed(chunk, i.rows)
             else:
-                x = x.astype(np.float32)
-            out.append((i.index, x[None]))
+                x = chunk[i.first : i.first + i.rows, i.columns[0] : i.columns[1]]
+            out.append((i.index, _quantize(x, i.dtype, i.quantization)[None]))
         return out
 
-    def _run(self, chunk: np.ndarray) -> np.ndarray:
+    def _embed(self, rows: np.ndarray, count: int,
+               floor: np.ndarray | None = None) -> np.ndarray:
+        """``count`` embeddings of feature rows (their speech-mel32 columns), one every
+        ``window / count`` rows from the first on; ``floor`` (full width) beyond the end."""
+        assert self.embedder is not None
+        i = self._emb_input()
+        speech = rows[:, i.columns[0] : i.columns[1]]
+        quiet = pad_floor(rows if floor is None else floor[None])[i.columns[0] : i.columns[1]]
+        return self.embedder.embed(speech, quiet, self.window // i.rows, count)
+
+    def _emb_input(self) -> _Input:
+        return next(i for i in self._inputs if i.embeddings)
+
+    def _run(self, chunk: np.ndarray, embeddings: np.ndarray | None = None) -> np.ndarray:
         with self._lock:
-            for index, x in self.quantized_inputs(chunk):
+            for index, x in self.quantized_inputs(chunk, embeddings):
                 self._interp.set_tensor(index, x)
             self._interp.invoke()
             y = self._interp.get_tensor(self._out_index)[0].copy()
-        oscale, ozero = self._out_q
-        return (y.astype(np.float32) - ozero) * oscale if oscale else y.astype(np.float32)
+        return _dequantize(y, self._out_q)
+
+    def _layout(self, feats: np.ndarray
+                ) -> tuple[np.ndarray, list[tuple[int, int, int]], np.ndarray]:
+        """``feats`` padded (quiet edges, the front network's context, a whole last window),
+        the windows over it (first row, first and end output row to keep), the quiet floor."""
+        floor = pad_floor(feats)
+        n = len(feats) + 2 * EDGE
+        w = self.window
+        full = w + self.left + self.right
+        windows = []
+        if n < w:
+            windows.append((0, 0, w // SUBSAMPLING))
+        else:
+            step, start = w - 2 * CONTEXT, 0
+            while True:
+                lo = 0 if start == 0 else CONTEXT // SUBSAMPLING
+                last = start + w >= n
+                windows.append((start, lo, w // SUBSAMPLING if last
+                                else (w - CONTEXT) // SUBSAMPLING))
+                if last:
+                    break
+                start += step
+        # Quiet floor beyond the ends: the padding, the front network's context, the rest of
+        # the last window.
+        before = EDGE + self.left
+        after = windows[-1][0] + full - before - len(feats)
+        padded = np.concatenate([np.repeat(floor[None], before, 0), feats,
+                                 np.repeat(floor[None], after, 0)])
+        return padded, windows, floor
 
     def chunks(self, feats: np.ndarray) -> Iterator[tuple[np.ndarray, int, int]]:
         """The model's input chunks for ``feats``, each with the rows of its output to keep."""
-        floor = pad_floor(feats)
-        edge = np.repeat(floor[None], EDGE, 0)
-        feats = np.concatenate([edge, feats, edge])
-        n = len(feats)
-        w = self.window
-        # The front network's own context: quiet floor beyond the ends, like the padding.
-        feats = np.concatenate([np.repeat(floor[None], self.left, 0), feats,
-                                np.repeat(floor[None], self.right, 0)])
-        full = w + self.left + self.right
-        if n < w:
-            padded = np.concatenate([feats, np.repeat(floor[None], full - len(feats), 0)])
-            yield padded, 0, w // SUBSAMPLING
-            return
-        step = w - 2 * CONTEXT
-        start = 0
-        while True:
-            chunk = feats[start : start + full]
-            if len(chunk) < full:
-                chunk = np.concatenate([chunk, np.repeat(floor[None], full - len(chunk), 0)])
-            lo = 0 if start == 0 else CONTEXT // SUBSAMPLING
-            last = start + w >= n
-            hi = w // SUBSAMPLING if last else (w - CONTEXT) // SUBSAMPLING
-            yield chunk, lo, hi
-            if last:
-                return
-            start += step
+        padded, windows, _ = self._layout(feats)
+        full = self.window + self.left + self.right
+        for start, lo, hi in windows:
+            yield padded[start : start + full], lo, hi
 
     def logits(self, feats: np.ndarray, lead: bool = False) -> np.ndarray:
         """Phone logits, one row per 20 ms of ``feats``; with ``lead``, after the
         ``LEAD_FRAMES`` rows of the quiet padding before them."""
         n_out = (len(feats) + SUBSAMPLING - 1) // SUBSAMPLING
         start = 0 if lead else LEAD_FRAMES
-        pieces = [self._run(chunk)[lo:hi] for chunk, lo, hi in self.chunks(feats)]
+        if self.embedder is None:
+            pieces = [self._run(chunk)[lo:hi] for chunk, lo, hi in self.chunks(feats)]
+        else:  # each embedding once; window at row r takes those from r / hop on
+            padded, windows, floor = self._layout(feats)
+            rows = self._emb_input().rows
+            hop = self.window // rows
+            emb = self._embed(padded, windows[-1][0] // hop + rows, floor)
+            full = self.window + self.left + self.right
+            pieces = [self._run(padded[r : r + full], emb[r // hop : r // hop + rows])[lo:hi]
+                      for r, lo, hi in windows]
         return np.concatenate(pieces)[start : LEAD_FRAMES + n_out]
 
     def log_probs(self, feats: np.ndarray, lead: bool = False) -> np.ndarray:
