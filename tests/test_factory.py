@@ -307,3 +307,19 @@ def test_split_model_without_its_embedder_is_a_clear_error(tiny_hybrid_model: Pa
         shutil.copy(tiny_hybrid_model.with_suffix(suffix), tmp_path / f"m{suffix}")
     with pytest.raises(ModelError, match=r"m\.embedder\.tflite not found"):
         AcousticModel(tmp_path / "m.tflite")
+
+
+def test_split_model_is_safe_to_share_between_threads(tiny_hybrid_model: Path) -> None:
+    """The service decodes on a worker thread while another may load or decode: both of a
+    split model's interpreters run one inference at a time, so answers do not mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = AcousticModel(tiny_hybrid_model)
+    rng = np.random.default_rng(5)
+    clips = [model.features((0.05 * rng.standard_normal(int(16000 * s))).astype(np.float32))
+             for s in (1.0, 6.5, 2.2, 9.0)]
+    alone = [model.logits(f) for f in clips]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(model.logits, clips * 3))
+    for got, want in zip(together, alone * 3, strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -146,14 +146,16 @@ class Embedder:
         self.frames, self.width = int(inp["shape"][1]), int(inp["shape"][2])
         self.count, self.dim = int(out["shape"][1]), int(out["shape"][2])
         self.path = path
+        self._lock = threading.Lock()  # one inference at a time, as the model's
 
     def run(self, rows: np.ndarray) -> np.ndarray:
         """Embeddings [count, dim] of ``frames`` rows [frames, width] (float)."""
-        self._interp.set_tensor(self._in["index"],
-                                _quantize(rows, self._in["dtype"], self._in["quantization"])[None])
-        self._interp.invoke()
-        return _dequantize(self._interp.get_tensor(self._out["index"])[0],
-                           self._out["quantization"])
+        x = _quantize(rows, self._in["dtype"], self._in["quantization"])[None]
+        with self._lock:
+            self._interp.set_tensor(self._in["index"], x)
+            self._interp.invoke()
+            y = self._interp.get_tensor(self._out["index"])[0].copy()
+        return _dequantize(y, self._out["quantization"])
 
     def embed(self, rows: np.ndarray, floor: np.ndarray, hop: int, count: int) -> np.ndarray:
         """``count`` embeddings of ``rows`` (quiet ``floor`` beyond its end), i from row hop*i."""
@@ -184,13 +186,18 @@ class AcousticModel:
             resolvers = sys.modules[Interpreter.__module__].OpResolverType
             kwargs["experimental_op_resolver_type"] = resolvers.BUILTIN_REF
         self.kernels = kernels
-        if delegate:
-            # On the board: the VX delegate of ST's X-LINUX-AI runs the graph on the NPU.
+
+        def options() -> dict[str, Any]:
+            if not delegate:
+                return dict(kwargs)
+            # On the board: the VX delegate of ST's X-LINUX-AI runs the graph on the NPU; one
+            # delegate instance per interpreter (a split model has two).
             from tflite_runtime.interpreter import load_delegate
 
-            kwargs["experimental_delegates"] = [load_delegate(delegate)]
+            return {**kwargs, "experimental_delegates": [load_delegate(delegate)]}
+
         try:
-            self._interp = Interpreter(**kwargs)
+            self._interp = Interpreter(**options())
             self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.path} is not a valid TFLite model: {exc}") from exc
@@ -208,7 +215,7 @@ class AcousticModel:
         self.left, self.right = (int(v) for v in meta.get("context", (0, 0)))
         self.window = int(out["shape"][1]) * SUBSAMPLING
         self.embedder = (Embedder(self.embedder_path(self.path), Interpreter,
-                                  {k: v for k, v in kwargs.items() if k != "model_path"})
+                                  {k: v for k, v in options().items() if k != "model_path"})
                          if meta.get("embedder") else None)
         self._inputs = self._map_inputs()
 
