@@ -81,8 +81,8 @@ def to_tflite_split(trained: tf.keras.Model, shape: ModelShape,
                     calibration: list[np.ndarray], cache, phases: int = 2) -> tuple[bytes, bytes]:
     """A hybrid as two int8 graphs: the trained part (the model) and the frozen network (its
     embedder). The runtime computes each embedding of an utterance once and gives every
-    window its slice; one graph recomputed the 0.8 s of embeddings windows share, and
-    everything before the last window's new audio, at every window."""
+    window its slice; in one graph every window recomputed the 1.6 s of embeddings it shares
+    with the window before."""
     from factory import embedding
 
     embedder = embedder_model(cache, phases)
