@@ -218,6 +218,14 @@ def test_dev_voice_run_has_its_own_tree_and_says_it_is_not_held_out(tmp_path: Pa
     assert data["results"]["edgeasr"]["clean"]["correct"] > 0  # a voice it was trained on
     digest = data["dataset"]["clips_sha256"]
     assert len(digest) == 64 and digest[:16] in (out / "accuracy.md").read_text()
+    # Which model files made the numbers (a split model's embedder too), and its budget.
+    from edgeasr.acoustic import AcousticModel, find_model
+
+    embedder = AcousticModel.embedder_path(find_model(None))
+    if embedder.is_file():
+        assert data["embedder"]["sha256"][:16] in (out / "accuracy.md").read_text()
+    budget = {t["name"]: t for t in data["targets"]}
+    assert {"model size", "operations per second of audio"} <= set(budget)
 
 
 def test_the_clips_digest_changes_with_any_clip_s_audio(tmp_path: Path) -> None:
