@@ -17,10 +17,8 @@ test: setup
 lint: setup
 	$(PY) -m ruff check python tests models scripts bench
 
-# Reproduce the shipped model from nothing (v9's recipe: about 2 hours measured on 2 cores
-# shared with other jobs, over the 90-minute target; not timed on an idle machine, where a
-# recipe with the same trained part took 68 minutes from the cached synthesis;
-# docs/model-alternatives.md).
+# Reproduce the shipped model from nothing: 84.5 minutes on an idle 2-core machine from a
+# fresh clone (docs/model-alternatives.md; about 2 hours on cores shared with other jobs).
 model: setup
 	cd models && ../$(PY) -m factory --preset hybrid-lead
 
