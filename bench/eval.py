@@ -206,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     names = [e.name for e in engines]
     per, overall = aggregate(records, names, args.conditions)
     targets = check(per, overall)
+    model_path = find_model(args.model)
+    embedder_path = AcousticModel.embedder_path(model_path)
     if "edgeasr" in names:
-        targets += model_budget(find_model(args.model))
+        targets += model_budget(model_path)
 
     given = list(argv) if argv is not None else sys.argv[1:]
     argv_str = " ".join(["python -m bench.eval", *given])
@@ -218,9 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         "argv": argv_str,
         "quick": args.quick,
         "json_path": _rel(json_path),
-        "model": file_digest(find_model(args.model)),
-        **({"embedder": file_digest(AcousticModel.embedder_path(find_model(args.model)))}
-           if AcousticModel.embedder_path(find_model(args.model)).is_file() else {}),
+        "model": file_digest(model_path),
+        **({"embedder": file_digest(embedder_path)} if embedder_path.is_file() else {}),
         "building": _rel(args.config),
         "machine": machine(),
         "engines": {e.name: e.describe() for e in engines},

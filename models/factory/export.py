@@ -90,9 +90,7 @@ def to_tflite_split(trained: tf.keras.Model, shape: ModelShape,
     hop = embedding.hop_frames(phases)
     # The embeddings one window needs come from its WINDOW + EXTRA speech-mel32 frames.
     window_frames = WINDOW + embedding.EXTRA
-    inp = tf.keras.Input((window_frames, SPEECH_MELS), batch_size=1)
-    window_embedder = tf.keras.Model(
-        inp, embedding.phased(embedding.build_backbone(cache), inp, window_frames, phases))
+    window_embedder = embedder_model(cache, phases, WINDOW // embedding.STRIDE)
 
     def padded(f: np.ndarray, frames: int) -> np.ndarray:
         f = f.astype(np.float32)
