@@ -48,6 +48,10 @@ class Preset:
     # The cleanest noisy training mix in dB (SNR drawn uniformly up to it; talkers from 3 dB,
     # other noise from -2 dB). Lower: more of the noisy copies are hard.
     snr_max: float = SNR_MAX_DB
+    # True: other-voice talkers talk through the whole utterance, from a pool of chatter
+    # lines without the held-out voices (factory.augment.talker_streams), as a TV does; False:
+    # one line each from a pool of 24, all starting with the utterance.
+    streams: bool = False
     # Voices left out of training; the dev check and the confidence calibration use them.
     hold_out: tuple[str, ...] = ()
     # speech-mel32 and hybrid: offsets the frozen network runs at (4: an embedding every
@@ -116,6 +120,13 @@ PRESETS = {
     # frozen network's operations, most of the model's, halve (0.34 instead of 0.61 G
     # operations per second of streamed audio). Measured far worse in TV noise on the dev
     # voices (v10-hybrid-lead-1 in docs/model-alternatives.md), so not shipped.
+    # "hybrid-lead" with TV-like talker noise (streams): the same share and loudness of
+    # talker noise, but the talkers talk through the utterance, from a larger pool, none in a
+    # held-out voice.
+    "hybrid-tv": Preset(sentences=9000, copies=2, dev_sentences=300,
+                        shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
+                        frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
+                        lead_pad=LEAD_PAD, streams=True),
     "hybrid-lead-1": Preset(sentences=9000, copies=2, dev_sentences=300,
                             shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
                             frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=1,
@@ -182,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = args.cache / (f"data-{preset.frontend}-{preset.sentences}x{preset.copies}"
                           f"-{args.seed}" + (f"-own{preset.own_tv:g}" if preset.own_tv else "")
                           + (f"-snr{preset.snr_max:g}" if preset.snr_max != SNR_MAX_DB else "")
+                          + ("-streams" if preset.streams else "")
                           + ".pkl")
     data_cached = cache.exists()
     if data_cached:
@@ -191,12 +203,14 @@ def main(argv: list[str] | None = None) -> int:
         sents = corpus.sentences(grammar.graph, preset.sentences, args.seed, held)
         examples = dataset.build(sents, preset.copies, args.seed, args.workers,
                                  frontend_name=preset.frontend, own_tv=preset.own_tv,
-                                 snr_max=preset.snr_max)
+                                 snr_max=preset.snr_max, streams=preset.streams,
+                                 hold_out=preset.hold_out)
         dev_sents = corpus.sentences(grammar.graph, preset.dev_sentences, args.seed + 7919,
                                      held | {t for _, t in sents})
         dev = dataset.build(dev_sents, 1, args.seed + 7919, args.workers, desc="dev set",
                             frontend_name=preset.frontend, own_tv=preset.own_tv,
-                            snr_max=preset.snr_max)
+                            snr_max=preset.snr_max, streams=preset.streams,
+                            hold_out=preset.hold_out)
         cache.write_bytes(pickle.dumps((examples, dev)))
     t_data = time.time() - t0
     if args.data_only:
@@ -296,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "preset": args.preset, "frontend": preset.frontend, "seed": args.seed,
         "own_tv": preset.own_tv,
+        "streams": preset.streams,
         "epochs": epochs, "held_out_voices": held_out,
         "shape": asdict(preset.shape), "train_examples": len(examples),
         **({"phases": preset.phases} if head or hybrid else {}),

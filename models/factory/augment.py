@@ -101,17 +101,41 @@ def own_voice_tv(rng: np.random.Generator, own: np.ndarray, k: int) -> np.ndarra
     return sum(np.pad(p, (0, n - len(p))) for p in parts).astype(np.float32)
 
 
+def talker_streams(rng: np.random.Generator, babble: list[np.ndarray], n: int,
+                   k: int) -> np.ndarray:
+    """``k`` background talkers who talk through all ``n`` samples, as a TV does: each one
+    chatter line after another with short pauses, from a random point, at its own speed
+    (pitch), each quieter than the one before."""
+    out = np.zeros(n, np.float32)
+    for i in range(k):
+        rate = rng.uniform(0.85, 1.18)
+        parts: list[np.ndarray] = []
+        total = 0
+        while total < n + SR:
+            line = speed(babble[int(rng.integers(0, len(babble)))], rate)
+            gap = np.zeros(int(rng.uniform(0.08, 0.4) * SR), np.float32)
+            parts += [line / (np.sqrt(np.mean(line**2)) + 1e-9), gap]
+            total += len(line) + len(gap)
+        stream = np.concatenate(parts)
+        start = int(rng.integers(0, len(stream) - n))
+        out += stream[start : start + n] * np.float32(0.8**i)
+    return out
+
+
 # The cleanest noisy mix in dB unless a preset asks for harder ones (Preset.snr_max).
 SNR_MAX_DB = 30.0
 
 
 def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray],
             strength: float = 1.0, own: np.ndarray | None = None,
-            own_share: float = 0.0, snr_max: float = SNR_MAX_DB) -> np.ndarray:
+            own_share: float = 0.0, snr_max: float = SNR_MAX_DB,
+            streams: bool = False) -> np.ndarray:
     """One random room/microphone/noise condition; ``strength`` 0 gives a clean copy.
 
     ``own``: chatter in the speaker's own voice; that share of the talker noise uses it.
     ``snr_max``: the cleanest noisy mix, in dB (the SNR is drawn uniformly up to it).
+    ``streams``: other-voice talkers talk through the whole utterance (``talker_streams``)
+    instead of one line each, all starting with it.
     """
     x = speed(audio, rng.uniform(0.88, 1.14)) if rng.random() < 0.7 else audio
     x = pad_silence(rng, x)
@@ -128,6 +152,8 @@ def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray
             k = int(rng.integers(1, 4))
             if own is not None and len(own) and rng.random() < own_share:
                 noise = own_voice_tv(rng, own, k)
+            elif streams:
+                noise = talker_streams(rng, babble, len(x), k)
             else:
                 parts = [babble[int(i)] for i in rng.integers(0, len(babble), k)]
                 n = max(len(p) for p in parts)

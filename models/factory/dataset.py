@@ -34,19 +34,33 @@ _ENGINES: list[str] = []
 _FRONTEND = "logmel40"
 _OWN_TV = 0.0
 _SNR_MAX = aug.SNR_MAX_DB
+_STREAMS = False
+# Chatter lines each synthesis worker keeps for talker streams (``streams``).
+STREAM_LINES = 160
 
 
 def _init_worker(seed: int, frontend_name: str = "logmel40", own_tv: float = 0.0,
-                 snr_max: float = aug.SNR_MAX_DB) -> None:
-    global _BABBLE, _ENGINES, _FRONTEND, _OWN_TV, _SNR_MAX
+                 snr_max: float = aug.SNR_MAX_DB, streams: bool = False,
+                 hold_out: tuple[str, ...] = ()) -> None:
+    global _BABBLE, _ENGINES, _FRONTEND, _OWN_TV, _SNR_MAX, _STREAMS
     from factory.corpus import chatter
 
     _FRONTEND = frontend_name
     _OWN_TV = own_tv
     _SNR_MAX = snr_max
+    _STREAMS = streams
     _ENGINES = available_engines()
     rng = random.Random(seed)
-    _BABBLE = [synthesise(random_voice(rng, _ENGINES), chatter(rng)) for _ in range(24)]
+    if not streams:
+        _BABBLE = [synthesise(random_voice(rng, _ENGINES), chatter(rng)) for _ in range(24)]
+        return
+    # Talker streams: a larger pool, so the model cannot learn two dozen lines by heart, and
+    # none in a held-out voice, whose TV-noise results the dev check and evaluation report.
+    _BABBLE = []
+    while len(_BABBLE) < STREAM_LINES:
+        voice = random_voice(rng, _ENGINES)
+        if not has_voice(voice.label, list(hold_out)):
+            _BABBLE.append(synthesise(voice, chatter(rng)))
 
 
 def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
@@ -74,7 +88,7 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
     featurise = frontend(_FRONTEND)
     for c in range(copies):
         x = aug.augment(nrng, audio, _BABBLE, strength=0.0 if c == 0 and copies > 1 else strength,
-                        own=own, own_share=_OWN_TV, snr_max=_SNR_MAX)
+                        own=own, own_share=_OWN_TV, snr_max=_SNR_MAX, streams=_STREAMS)
         out.append(Example(featurise(x).astype(np.float16), label, kind, voice.label, text))
     return out
 
@@ -82,17 +96,22 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
 def build(sentences: list[tuple[str, str]], copies: int, seed: int, workers: int,
           strength: float = 1.0, desc: str = "synthesise",
           frontend_name: str = "logmel40", own_tv: float = 0.0,
-          snr_max: float = aug.SNR_MAX_DB) -> list[Example]:
-    """Synthesise every sentence once and augment it ``copies`` times (the first copy clean)."""
+          snr_max: float = aug.SNR_MAX_DB, streams: bool = False,
+          hold_out: tuple[str, ...] = ()) -> list[Example]:
+    """Synthesise every sentence once and augment it ``copies`` times (the first copy clean).
+
+    ``streams``: talker noise as whole-utterance streams from a pool without ``hold_out``'s
+    voices (``aug.talker_streams``)."""
     jobs = [(seed * 1_000_003 + i, k, t, copies, strength) for i, (k, t) in enumerate(sentences)]
     examples: list[Example] = []
     if workers <= 1:
-        _init_worker(seed, frontend_name, own_tv, snr_max)
+        _init_worker(seed, frontend_name, own_tv, snr_max, streams, hold_out)
         for j in tqdm(jobs, desc=desc, unit="utt"):
             examples.extend(_make(j))
         return examples
     with mp.get_context("fork").Pool(workers, _init_worker,
-                                      (seed, frontend_name, own_tv, snr_max)) as pool:
+                                      (seed, frontend_name, own_tv, snr_max, streams,
+                                       hold_out)) as pool:
         for ex in tqdm(pool.imap(_make, jobs, chunksize=8), total=len(jobs), desc=desc,
                        unit="utt"):
             examples.extend(ex)

@@ -1,0 +1,58 @@
+"""The factory's TV-like talker noise: streams that talk through an utterance, from a pool of
+chatter lines that leaves the held-out voices out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from factory import augment as aug
+from factory import dataset
+from factory.voices import FESTIVAL_VOICES, FLITE_VOICES, synthesise
+
+SR = aug.SR
+
+
+@pytest.fixture
+def stream_pool(monkeypatch: pytest.MonkeyPatch) -> tuple[list[np.ndarray], list[str]]:
+    """A small talker-stream pool made by the real worker set-up, every voice it used, and
+    the module state put back afterwards."""
+    for name in ("_BABBLE", "_ENGINES", "_FRONTEND", "_OWN_TV", "_SNR_MAX", "_STREAMS"):
+        monkeypatch.setattr(dataset, name, getattr(dataset, name))
+    monkeypatch.setattr(dataset, "STREAM_LINES", 8)
+    used: list[str] = []
+
+    def spoken(voice, text):  # the real synthesiser, noting who spoke
+        used.append(voice.label)
+        return synthesise(voice, text)
+
+    monkeypatch.setattr(dataset, "synthesise", spoken)
+    # Hold out every flite and festival voice: a pool that ignored hold_out would almost
+    # surely draw one of them (38 % of draws each).
+    held = tuple(f"flite:{v}" for v in FLITE_VOICES) + tuple(
+        f"festival:{v}" for v in FESTIVAL_VOICES)
+    dataset._init_worker(3, streams=True, hold_out=held)
+    return list(dataset._BABBLE), used
+
+
+def test_stream_pool_leaves_held_out_voices_out(stream_pool) -> None:
+    pool, used = stream_pool
+    assert len(pool) == dataset.STREAM_LINES
+    assert used and all(v.startswith("espeak:") for v in used), used
+    assert all(len(line) > SR // 4 for line in pool)
+
+
+def test_talker_streams_talk_through_the_utterance(stream_pool) -> None:
+    pool, _ = stream_pool
+    n = 6 * SR  # longer than any one chatter line
+    rng = np.random.default_rng(0)
+    x = aug.talker_streams(rng, pool, n, 1)
+    assert x.shape == (n,) and x.dtype == np.float32
+    # Some speech in every second, unlike one line padded with silence to the utterance.
+    for s in range(0, n, SR):
+        assert np.sqrt(np.mean(x[s : s + SR] ** 2)) > 0.05, f"silent second at {s / SR:.0f} s"
+    again = aug.talker_streams(np.random.default_rng(1), pool, n, 1)
+    assert not np.allclose(x, again), "another seed must pick other lines, starts or speeds"
+    three = aug.talker_streams(np.random.default_rng(0), pool, n, 3)
+    assert np.mean(three**2) > np.mean(x**2), "more talkers, more sound"
+
