@@ -6,6 +6,7 @@ Each model is scored by the same held-out evaluation as `make eval` (EdgeASR onl
 condition); the table goes to docs/model-alternatives.md, which the model card points to.
 Rows are also kept in bench/results/alternatives.json, merged by label, so a new variant is
 added by running this with just that variant; `make bench` plots size against accuracy from it.
+A model with an embedder beside it (``<model>.embedder.tflite``) counts both files' bytes.
 """
 
 from __future__ import annotations
@@ -18,11 +19,24 @@ from pathlib import Path
 from bench import eval as heldout_eval
 from bench import npu
 from bench.eval import file_digest
+from edgeasr.acoustic import AcousticModel
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDITIONS = ["clean", "snr10", "snr0", "reverb"]
 RESULTS = ROOT / "bench" / "results" / "alternatives.json"
 NOTES_MARKER = "<!-- notes below are kept by bench.alternatives -->"
+
+
+def model_files(path: Path) -> dict:
+    """The row's path, bytes and sha256 of a model; a split model's bytes are both files'
+    (as bench.targets.model_budget counts them), and its embedder's digest is kept too."""
+    digest = file_digest(path)
+    row = {"path": digest["path"], "bytes": digest["bytes"], "sha256": digest["sha256"]}
+    embedder = AcousticModel.embedder_path(path)
+    if embedder.is_file():
+        row["embedder"] = file_digest(embedder)
+        row["bytes"] += row["embedder"]["bytes"]
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,11 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             if code != 0:
                 return code
             data = json.loads((Path(tmp) / "accuracy.json").read_text())
-        digest = file_digest(Path(path))
         report = npu.analyse(path)
         merged[label] = {
-            "label": label, "note": note, "path": digest["path"], "bytes": digest["bytes"],
-            "sha256": digest["sha256"], "quick": args.quick, "date": data["date"],
+            "label": label, "note": note, **model_files(Path(path)),
+            "quick": args.quick, "date": data["date"],
             "threshold": data["engines"]["edgeasr"]["threshold"],
             "command": f"python -m bench.alternatives {label}={path}:{note!r}"
                        + (" --quick" if args.quick else "")

@@ -122,7 +122,8 @@ PRESETS = {
     # voices (v10-hybrid-lead-1 in docs/model-alternatives.md), so not shipped.
     # "hybrid-lead" with TV-like talker noise (streams): the same share and loudness of
     # talker noise, but the talkers talk through the utterance, from a larger pool, none in a
-    # held-out voice.
+    # held-out voice. Measured worse in TV noise on the dev voices (v11-hybrid-tv in
+    # docs/model-alternatives.md), so not shipped.
     "hybrid-tv": Preset(sentences=9000, copies=2, dev_sentences=300,
                         shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
                         frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
