@@ -49,7 +49,7 @@ POLICIES: dict[str, PipelineConfig] = {
         Mode.ALWAYS, early_confidence=0.5, vad=VadConfig(settled_silence_s=0.16, **_NO_PEAK)),
     "0.8 after 60 ms only": PipelineConfig(
         Mode.ALWAYS, pause_confidence=0.8, vad=VadConfig(**_NO_PEAK)),
-    "0.8 settled after 60 ms, 0.65 after 160 ms": PipelineConfig(
+    "0.8 settled after 60 ms, 0.75 after 160 ms": PipelineConfig(
         Mode.ALWAYS, vad=VadConfig(**_NO_PEAK)),
     "the same, quiet also 40 dB under the peak": PipelineConfig(
         Mode.ALWAYS, vad=VadConfig(peak_drop_db=40.0)),
