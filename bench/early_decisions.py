@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, cfg in POLICIES.items():
                 counts: Counter[str] = Counter()
                 waits = latencies.setdefault(name, [])
+                here: list[float] = []  # this voice and condition's, for its row
                 for clip, x in tqdm(list(zip(clips, pcm, strict=True)),
                                     desc=f"{spec} {condition} {name}", unit="clip",
                                     leave=False):
@@ -145,11 +146,17 @@ def main(argv: list[str] | None = None) -> int:
                     counts["decided in a pause"] += outcome.in_pause
                     if verdict == "right":
                         waits.append(outcome.after_speech_s)
+                        here.append(outcome.after_speech_s)
                 totals[name].update(counts)
-                rows.append({"voice": spec, "condition": condition, "policy": name, **counts})
+                # Per row too: pooled, the median mixes clean clips with noisy ones, whose
+                # measured end of speech can lie in the noise or the reverberant tail.
+                rows.append({"voice": spec, "condition": condition, "policy": name, **counts,
+                             "median_ms_after_speech_right":
+                                 round(1000 * float(np.median(here)), 1) if here else None})
                 print(f"{spec:34s} {condition:7s} {name:42s} right {counts['right']:3d}  "
                       f"wrong {counts['wrong']:3d}  nothing {counts['nothing']:3d}  "
-                      f"in a pause {counts['decided in a pause']:3d}")
+                      f"in a pause {counts['decided in a pause']:3d}  median after speech "
+                      f"{rows[-1]['median_ms_after_speech_right']} ms")
     print("\nall voices and conditions:")
     medians = {name: round(1000 * float(np.median(v)), 1) if v else None
                for name, v in latencies.items()}
