@@ -51,9 +51,12 @@ POLICIES: dict[str, PipelineConfig] = {
         Mode.ALWAYS, pause_confidence=0.8, vad=VadConfig(**_NO_PEAK)),
     "0.8 settled after 60 ms, 0.75 after 160 ms": PipelineConfig(
         Mode.ALWAYS, vad=VadConfig(**_NO_PEAK)),
+    # The earlier defaults: they cut weak final fricatives ("off" heard as "on").
+    "the same, quiet also 30 dB under the peak": PipelineConfig(
+        Mode.ALWAYS, vad=VadConfig(peak_drop_db=30.0, fricative_zcr=None)),
     "the same, quiet also 40 dB under the peak": PipelineConfig(
-        Mode.ALWAYS, vad=VadConfig(peak_drop_db=40.0)),
-    "default (the same, quiet also 30 dB under the peak)": PipelineConfig(Mode.ALWAYS),
+        Mode.ALWAYS, vad=VadConfig(fricative_zcr=None)),
+    "default (the same, except fricatives)": PipelineConfig(Mode.ALWAYS),
 }
 
 
@@ -109,6 +112,19 @@ def score(clip: Clip, outcome: Outcome) -> str:
     return "right" if heard.result.telegrams == list(clip.reference) else "wrong"
 
 
+def clip_record(voice: str, condition: str, policy: str, clip: Clip, outcome: Outcome,
+                verdict: str) -> dict:
+    """One clip's outcome under one policy, for checking decisions one by one."""
+    heard = outcome.heard
+    result = heard.result if heard is not None else None
+    return {"voice": voice, "condition": condition, "policy": policy, "text": clip.text,
+            "verdict": verdict, "in_pause": outcome.in_pause,
+            "ms_after_speech": round(1000 * outcome.after_speech_s),
+            "heard": result.text if result is not None else None,
+            "decoded_ms": round(len(heard.audio) / 16) if heard is not None else None,
+            "confidence": round(result.confidence, 3) if result is not None else None}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.early_decisions", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,7 +133,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=100, help="commands per voice and condition")
     ap.add_argument("--model", type=Path, help="TFLite model (default: the shipped one)")
     ap.add_argument("--json", type=Path, default=RESULTS)
+    ap.add_argument("--policies", nargs="+", metavar="NAME",
+                    help="policies to replay (default: all): " + "; ".join(POLICIES))
+    ap.add_argument("--clips", type=Path, metavar="JSONL",
+                    help="also write every clip's outcome per policy, one JSON line each "
+                         "(what was heard, when, against the reference)")
     args = ap.parse_args(argv)
+    policies = POLICIES
+    if args.policies:
+        names = args.policies
+        unknown = [n for n in names if n not in POLICIES]
+        if unknown:
+            ap.error(f"--policies: unknown {', '.join(map(repr, unknown))}; expected some of: "
+                     + "; ".join(POLICIES))
+        policies = {n: POLICIES[n] for n in names}
     logging.basicConfig(level=logging.WARNING)
     grammar = load_building_grammar(CONFIG)
     from factory.heldout import command_texts
@@ -125,14 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     clips = spread(make_clips(grammar, command_texts(grammar.graph), []), args.count)
     recognizer = Recognizer.from_config(CONFIG, args.model)
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
-    totals: dict[str, Counter[str]] = {name: Counter() for name in POLICIES}
+    totals: dict[str, Counter[str]] = {name: Counter() for name in policies}
+    per_clip = args.clips.open("w") if args.clips else None
     latencies: dict[str, list[float]] = {}  # end of speech -> decision, right telegrams
     rows = []
     for spec in args.dev_voice:
         audio = HeldoutAudio(voice=TrainingVoice(spec))
         for condition in conditions:
             pcm = [audio.load(c, condition) for c in clips]
-            for name, cfg in POLICIES.items():
+            for name, cfg in policies.items():
                 counts: Counter[str] = Counter()
                 waits = latencies.setdefault(name, [])
                 here: list[float] = []  # this voice and condition's, for its row
@@ -147,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
                     if verdict == "right":
                         waits.append(outcome.after_speech_s)
                         here.append(outcome.after_speech_s)
+                    if per_clip:
+                        per_clip.write(json.dumps(clip_record(
+                            spec, condition, name, clip, outcome, verdict)) + "\n")
                 totals[name].update(counts)
                 # Per row too: pooled, the median mixes clean clips with noisy ones, whose
                 # measured end of speech can lie in the noise or the reverberant tail.
@@ -157,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"wrong {counts['wrong']:3d}  nothing {counts['nothing']:3d}  "
                       f"in a pause {counts['decided in a pause']:3d}  median after speech "
                       f"{rows[-1]['median_ms_after_speech_right']} ms")
+    if per_clip:
+        per_clip.close()
     print("\nall voices and conditions:")
     medians = {name: round(1000 * float(np.median(v)), 1) if v else None
                for name, v in latencies.items()}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 from conftest import DEMO_CONFIG
 
 from bench.dataset import Clip
-from bench.early_decisions import POLICIES, replay, score
+from bench.early_decisions import POLICIES, clip_record, main, replay, score
 from edgeasr.pipeline import Mode, Pipeline, PipelineConfig
 from edgeasr.recognizer import Recognizer
 from edgeasr.telegram import Telegram
@@ -31,3 +32,16 @@ def test_a_settled_command_is_decided_in_the_pause_only_when_the_policy_allows(
     end_silence = POLICIES["end of utterance only"].vad.end_silence_s
     assert waited.after_speech_s >= end_silence
     assert 0.0 < early.after_speech_s < waited.after_speech_s
+    # What --clips writes for it: enough to check a decision by hand.
+    record = clip_record("espeak-ng:en-us", "clean", "default", clip, early, "right")
+    assert record["heard"] == text and record["in_pause"] is True
+    assert 0 < record["decoded_ms"] < 1000 * len(audio) / 16000 + 1000
+    assert record["ms_after_speech"] == round(1000 * early.after_speech_s)
+
+
+def test_an_unknown_policy_is_named_with_the_known_ones(capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    with pytest.raises(SystemExit):
+        main(["--dev-voice", "flite:awb", "--policies", "fastest"])
+    err = capsys.readouterr().err
+    assert "'fastest'" in err and "end of utterance only" in err

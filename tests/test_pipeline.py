@@ -85,6 +85,27 @@ def test_a_fading_tail_far_below_the_utterance_peak_is_quiet() -> None:
         assert (heard > len(burst) + FRAME) is expect_tail_in, (drop_db, heard)
 
 
+def test_a_weak_fricative_after_the_peak_is_still_speech() -> None:
+    """The "f" of "the fan off" lies over 40 dB under the vowel but hisses (many zero
+    crossings): cutting it there made the early decode hear "the fan on". A hum equally far
+    down is a reverberant tail and ends the utterance."""
+    t = np.arange(8000) / 16000
+    vowel = (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    rng = np.random.default_rng(0)
+    hiss = (0.3 * 10 ** (-45 / 20) * rng.standard_normal(3200)).astype(np.float32)
+    hum = vowel[:3200] * 10 ** (-45 / 20)
+    quiet = np.zeros(16000, np.float32) + 1e-5
+    pre_roll = int(VadConfig().pre_roll_s * 16000)
+    for tail, zcr, expect_tail_in in ((hiss, 0.25, True), (hiss, None, False),
+                                      (hum, 0.25, False)):
+        ep = Endpointer(VadConfig(fricative_zcr=zcr))
+        offered = [len(s) for f in _frames(np.concatenate([quiet, vowel, tail, quiet]))
+                   if (ep.push(f), s := ep.paused())[1] is not None]
+        assert len(offered) == 1
+        heard = offered[0] - pre_roll - FRAME
+        assert (heard > len(vowel) + FRAME) is expect_tail_in, (zcr, heard)
+
+
 def _trim(audio: np.ndarray) -> np.ndarray:
     loud = np.flatnonzero(np.abs(audio) > 1e-3)
     return audio[loud[0] : loud[-1] + 1]
