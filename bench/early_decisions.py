@@ -141,12 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     policies = POLICIES
     if args.policies:
-        names = args.policies
-        unknown = [n for n in names if n not in POLICIES]
+        unknown = [n for n in args.policies if n not in POLICIES]
         if unknown:
             ap.error(f"--policies: unknown {', '.join(map(repr, unknown))}; expected some of: "
                      + "; ".join(POLICIES))
-        policies = {n: POLICIES[n] for n in names}
+        policies = {n: POLICIES[n] for n in args.policies}
     logging.basicConfig(level=logging.WARNING)
     grammar = load_building_grammar(CONFIG)
     from factory.heldout import command_texts

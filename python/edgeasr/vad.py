@@ -27,8 +27,8 @@ class VadConfig:
     peak_drop_db: float | None = 40.0
     # ... except a frame whose signal crosses zero at least this often per sample (None: no
     # exception): a fricative ("f", "s": 0.25-0.4 in the dev voices), not a vowel's
-    # reverberant tail (under 0.2). Energy alone cuts "off" to "o" and "half" to "ha"
-    # (the classic energy + zero-crossing endpointer, Rabiner and Sambur 1975).
+    # reverberant tail (under 0.2). Energy alone cut "off" to "o" even at 40 dB (the
+    # classic energy + zero-crossing endpointer, Rabiner and Sambur 1975).
     fricative_zcr: float | None = 0.25
     min_speech_s: float = 0.25  # shorter bursts are clicks, not speech
     end_silence_s: float = 0.45  # this much quiet ends an utterance
