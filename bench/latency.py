@@ -91,23 +91,23 @@ def write_report(result: dict, out: Path) -> None:
     slow = sum(x > 1000 * vad["end_silence_s"] for x in each)
     early_conf = result.get("early_confidence", 0.0)
     pause_conf = result.get("pause_confidence", early_conf)
+    settled, early_s, end_s = (round(1000 * vad[k]) for k in
+                               ("settled_silence_s", "early_silence_s", "end_silence_s"))
     delivered = result["delivered"]
     early_text = (f"{early} of the {delivered} telegrams came before the measured end of "
                   "speech: the command was complete and settled in a pause before a trailing "
                   'word such as "please", which cannot change it.' if early else
                   f"None of the {delivered} telegrams came before the measured end of speech.")
-    slow_text = (f"{slow} took longer than {round(1000 * vad['end_silence_s'])} ms: not "
+    slow_text = (f"{slow} took longer than {end_s} ms: not "
                  "confident enough in the pause, they waited for the end of the utterance and "
                  "a second decode." if slow else
-                 f"None waited for the end of the utterance "
-                 f"({round(1000 * vad['end_silence_s'])} ms of quiet) and a second decode.")
+                 f"None waited for the end of the utterance ({end_s} ms of quiet) and a "
+                 "second decode.")
     drop, zcr = vad.get("peak_drop_db"), vad.get("fricative_zcr")
     peak_text = (f"; frames {drop:g} dB under the utterance's loudest count as quiet"
                  + (f" unless they hiss (zero-crossing rate {zcr:g} or more)" if zcr else "")
                  if drop is not None else "")
     out.mkdir(parents=True, exist_ok=True)
-    settled, early_s, end_s = (round(1000 * vad[k]) for k in
-                               ("settled_silence_s", "early_silence_s", "end_silence_s"))
     (out / "latency.md").write_text(f"""# Latency: end of speech to telegram on the bus
 
 Made by `make latency` (`python -m bench.latency --count {result['commands']}`) on \
