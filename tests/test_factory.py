@@ -202,6 +202,67 @@ def test_weights_of_a_run_export_the_same_model(tiny_hybrid_model: Path,
 
 
 
+def test_several_weights_export_one_ensemble(tiny_hybrid_model: Path, tmp_path: Path) -> None:
+    """``--weights A B`` exports the hybrids as one graph that averages their phone logits
+    (the frozen network beside it runs once for all). B here is A with its output layer
+    scaled by -0.5, so B's logits are -0.5 times A's and their average a quarter of A's."""
+    import h5py
+
+    cache = tiny_hybrid_model.parents[1] / "cache"
+    weights = cache / "weights-tiny-hybrid-1.h5"
+    scaled = tmp_path / "scaled.h5"
+    shutil.copy(weights, scaled)
+    with h5py.File(scaled, "r+") as h5:
+        for name in ("kernel:0", "bias:0"):
+            w = h5[f"phone_logits/phone_logits/{name}"]
+            w[...] = -0.5 * w[...]
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "factory", "--preset", "tiny-hybrid", "--out", str(out),
+         "--cache", str(cache), "--weights", str(weights), str(scaled),
+         "--config", str(DEMO_CONFIG)],
+        cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
+        timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.loads((out / "model-meta.json").read_text())
+    assert meta["members"] == 2
+    assert "2 such trained parts" in (out / "MODEL_CARD.md").read_text()
+    from factory.export import NPU_OPS
+
+    assert {op["op"] for op in meta["ops"]} <= NPU_OPS
+    pair, first = AcousticModel(out / "edgeasr.tflite"), AcousticModel(tiny_hybrid_model)
+    rng = np.random.default_rng(2)
+    feats = first.features((0.05 * rng.standard_normal(3 * 16000)).astype(np.float32))
+    alone, together = first.logits(feats), pair.logits(feats)
+    assert together.shape == alone.shape
+    np.testing.assert_allclose(together, alone / 4, atol=0.02 * np.abs(alone).max())
+
+
+def test_view_dropout_silences_one_view_of_some_examples_never_both() -> None:
+    """``drop_view`` (preset hybrid-drop) gives some training examples only their quiet floor
+    in the log-mel input and others only in the embeddings, never both; 0 leaves all whole."""
+    from factory.dataset import Example
+    from factory.train import _batches
+
+    rng = np.random.default_rng(0)
+    examples = [Example(rng.normal(size=(200 + 4 * i, 40)).astype(np.float16),
+                        np.ones(3, np.int16), "command", "flite:kal", "x",
+                        extra=rng.normal(size=(60 + i, 96)).astype(np.float16))
+                for i in range(60)]
+
+    def silenced(drop: float) -> tuple[int, int, int]:
+        mel = emb = both = 0
+        for (x, e), *_ in _batches(examples, 4000, np.random.default_rng(1), augment=True,
+                                   drop_view=drop):
+            for xi, ei in zip(x, e, strict=True):
+                m, b = bool(np.ptp(xi, axis=0).max() == 0), bool(np.ptp(ei, axis=0).max() == 0)
+                mel, emb, both = mel + m, emb + b, both + (m and b)
+        return mel, emb, both
+
+    mel, emb, both = silenced(0.25)
+    assert mel > 3 and emb > 3 and both == 0
+    assert silenced(0.0) == (0, 0, 0)
+
 def test_hybrid_training_puts_quiet_of_random_length_before_both_inputs() -> None:
     """Training batches put 0-400 ms of quiet in front of each utterance, the same span in
     the log-mel frames and in the embeddings (whose cache starts LEAD_PAD frames early), so

@@ -61,6 +61,10 @@ class Preset:
     # each training utterance, a random number of embedding steps of it; 0: speech starts where
     # the input does, as v8-hybrid was trained.
     lead_pad: int = 0
+    # Hybrid only: the chance that a training example's log-mel input, and again its
+    # embeddings, are replaced by their quiet floor (factory.train._batches), so that each view
+    # alone must carry the sentence; 0: both always present.
+    drop_view: float = 0.0
 
 
 # Speakers held out of training by default: flite's awb and rms and festival's ked are the
@@ -140,6 +144,13 @@ PRESETS = {
                           shape=ModelShape(256, 10, 9), epochs=14, batch_frames=16000,
                           frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
                           lead_pad=LEAD_PAD),
+    # "hybrid-lead" with view dropout: 15 % of the training examples hear only their quiet
+    # floor in the log-mel input, another 15 % only in the embeddings, so neither view can
+    # lean on the other (the embeddings come from a network trained on real speech).
+    "hybrid-drop": Preset(sentences=9000, copies=2, dev_sentences=300,
+                          shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
+                          frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
+                          lead_pad=LEAD_PAD, drop_view=0.15),
     # The shipped recipe in miniature, lead padding included (the tests run it).
     "tiny-hybrid": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
                           epochs=1, batch_frames=4000, frontend="logmel40+speech-mel32",
@@ -173,10 +184,11 @@ def main(argv: list[str] | None = None) -> int:
                          "calibration then use only their utterances, so the confidence is "
                          "fitted on voices the model never heard (default: the preset's; "
                          "'' holds out none)")
-    ap.add_argument("--weights", type=Path,
+    ap.add_argument("--weights", type=Path, nargs="+",
                     help="Keras weights of an earlier run of the same preset (the factory "
                          "keeps them next to the data as weights-PRESET-SEED.h5): export, "
-                         "check and calibrate them instead of training")
+                         "check and calibrate them instead of training; several (hybrid "
+                         "presets): one ensemble averaging their outputs")
     ap.add_argument("--data-only", action="store_true",
                     help="synthesise (or reuse) the training data, then stop")
     args = ap.parse_args(argv)
@@ -270,19 +282,26 @@ def main(argv: list[str] | None = None) -> int:
     hop = hop_frames(preset.phases) if hybrid else train.EMB_HOP
     trained_by: dict = {}
     if args.weights:
-        # Re-export (and recalibrate) a network this preset trained before, without training.
-        model = train.network(examples[:1], preset.shape, head, up, hop)
-        model.load_weights(str(args.weights))
-        logging.info("weights from %s instead of training", args.weights)
-        # What the run that trained them measured (the factory writes it beside them).
-        record = args.weights.with_suffix(".json")
+        # Re-export (and recalibrate) networks this preset trained before, without training.
+        if len(args.weights) > 1 and not hybrid:
+            ap.error("--weights: several files make an ensemble of hybrids; "
+                     f"preset {args.preset} is not one")
+        members = []
+        for path in args.weights:
+            member = train.network(examples[:1], preset.shape, head, up, hop)
+            member.load_weights(str(path))
+            members.append(member)
+        model = members[0] if len(members) == 1 else train.average(members)
+        logging.info("weights from %s instead of training", ", ".join(map(str, args.weights)))
+        # What the run that trained the first measured (the factory writes it beside them).
+        record = args.weights[0].with_suffix(".json")
         trained_by = json.loads(record.read_text()) if record.is_file() else {}
-        trained_by["weights"] = args.weights.name
+        trained_by["weights"] = [p.name for p in args.weights]
     else:
         t_fit = time.time()
         model = train.train(examples, preset.shape, epochs, args.seed,
                             batch_frames=preset.batch_frames, head=head, up=up,
-                            lead=preset.lead_pad, hop=hop)
+                            lead=preset.lead_pad, hop=hop, drop_view=preset.drop_view)
         weights = cache.with_name(f"weights-{args.preset}-{args.seed}.h5")
         model.save_weights(str(weights))
         weights.with_suffix(".json").write_text(json.dumps(
@@ -321,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         "own_tv": preset.own_tv,
         "streams": preset.streams,
         "epochs": epochs, "held_out_voices": held_out,
+        **({"members": len(args.weights)} if args.weights and len(args.weights) > 1 else {}),
+        **({"drop_view": preset.drop_view} if preset.drop_view else {}),
         "shape": asdict(preset.shape), "train_examples": len(examples),
         **({"phases": preset.phases} if head or hybrid else {}),
         **({"lead_pad": preset.lead_pad} if preset.lead_pad else {}),

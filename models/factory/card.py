@@ -42,7 +42,10 @@ def network(meta: dict) -> list[str]:
     if "+" in meta.get("frontend", ""):
         return [f"- Network: two inputs. Log-mel frames: Conv2D (5x1, stride 2). speech-mel32 "
                 f"frames: {frozen}, a 1x1 conv to two 20 ms frames per embedding. The two are "
-                f"added, then {blocks}."]
+                f"added, then {blocks}."
+                + (f" {meta['members']} such trained parts (from earlier runs, each trained "
+                   "alone) share the frozen network, and their phone logits are averaged."
+                   if meta.get("members", 1) > 1 else "")]
     return [f"- Network: Conv2D (5x1, stride 2) then {blocks}."]
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from edgeasr.features import N_MELS, SPEECH_MELS, pad_floor
-from factory.train import ModelShape, build_head, build_hybrid, build_model
+from factory.train import ModelShape, build_ensemble, build_head, build_hybrid, build_model
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,10 @@ def head_model(trained: tf.keras.Model, shape: ModelShape, phases: int = 2) -> t
     window's embeddings [1, WINDOW / hop, 96] in, phone logits out."""
     from factory import embedding
 
-    fixed = build_hybrid(shape, WINDOW, emb_hop=embedding.hop_frames(phases))
+    hop = embedding.hop_frames(phases)
+    members = sum(isinstance(layer, tf.keras.Model) for layer in trained.layers)
+    fixed = (build_ensemble(shape, members, WINDOW, emb_hop=hop) if members
+             else build_hybrid(shape, WINDOW, emb_hop=hop))
     fixed.set_weights(trained.get_weights())
     return fixed
 

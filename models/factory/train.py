@@ -112,6 +112,25 @@ def build_hybrid(shape: ModelShape, frames: int | None = None, dim: int = 96,
     return tf.keras.Model([inp, emb], out)
 
 
+
+def build_ensemble(shape: ModelShape, members: int, frames: int | None = None, dim: int = 96,
+                   emb_hop: int = 4) -> tf.keras.Model:
+    """``members`` hybrids on the same two inputs, their phone logits averaged: networks
+    trained apart make different mistakes, and the frozen network they share runs once."""
+    batch = 1 if frames else None
+    inp = tf.keras.Input((frames, N_MELS), batch_size=batch, name="features")
+    emb = tf.keras.Input((frames // emb_hop if frames else None, dim), batch_size=batch,
+                         name="embeddings")
+    outs = [build_hybrid(shape, frames, dim, emb_hop)([inp, emb]) for _ in range(members)]
+    return tf.keras.Model([inp, emb], tf.keras.layers.Average()(outs))
+
+
+def average(members: list[tf.keras.Model]) -> tf.keras.Model:
+    """Trained hybrids (same inputs) as one ensemble, built as ``build_ensemble`` builds it."""
+    inp, emb = (tf.keras.Input(t.shape[1:], batch_size=t.shape[0], name=t.name.split(":")[0])
+                for t in members[0].inputs)
+    return tf.keras.Model([inp, emb], tf.keras.layers.Average()([m([inp, emb]) for m in members]))
+
 # Quiet floor frames (10 ms) a preset may put before each utterance when its embeddings are
 # computed; training then keeps a random whole number of embedding steps of it (0-400 ms;
 # 40 ms steps with two phases, 80 ms with one) in front of both inputs. The runtime puts
@@ -147,10 +166,12 @@ def is_hybrid(examples: list[Example]) -> bool:
 
 def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generator,
              augment: bool = False, sub: int = 2, up: int = 1, lead: int = 0,
-             hop: int = EMB_HOP):
+             hop: int = EMB_HOP, drop_view: float = 0.0):
     """Batches of padded inputs, labels and lengths; ``lead``: hybrid examples get a random
     0-``lead`` frames of quiet in front (their cached embeddings start that early), in
-    steps of ``hop`` frames, their embeddings' spacing."""
+    steps of ``hop`` frames, their embeddings' spacing; ``drop_view``: the chance that a
+    hybrid example's log-mel input, and again its embeddings, hear only their quiet floor
+    (never both), so each view must carry the sentence alone."""
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].feats))
     batches, cur, longest = [], [], 0
     for i in order:
@@ -183,7 +204,15 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
         if hybrid:
             # The cached embeddings start ``lead`` frames before the utterance.
             emb = [examples[i].extra[(lead - front[i]) // hop :] for i in b]
-            yield (x, np.stack([_fit(e, t // hop, rng, augment) for e in emb])), y, xl, yl
+            e = np.stack([_fit(e, t // hop, rng, augment) for e in emb])
+            if drop_view:
+                for j, i in enumerate(b):
+                    view = rng.random()
+                    if view < drop_view:
+                        x[j] = pad_floor(examples[i].feats)
+                    elif view < 2 * drop_view:
+                        e[j] = pad_floor(examples[i].extra)
+            yield (x, e), y, xl, yl
         else:
             yield x, y, xl, yl
 
@@ -254,11 +283,13 @@ def network(examples: list[Example], shape: ModelShape, head: bool = False,
 
 def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
           batch_frames: int = 12000, lr: float = 2e-3, head: bool = False,
-          up: int = 1, lead: int = 0, hop: int = EMB_HOP) -> tf.keras.Model:
+          up: int = 1, lead: int = 0, hop: int = EMB_HOP,
+          drop_view: float = 0.0) -> tf.keras.Model:
     """CTC training of the log-mel network, or (``head``) of the head on embeddings
     (``up`` 20 ms outputs per embedding); ``lead``: hybrid examples' embeddings start that
     many frames of quiet early, and a random part of it goes in front (``_batches``);
-    ``hop``: log-mel frames per hybrid embedding (``embedding.hop_frames``)."""
+    ``hop``: log-mel frames per hybrid embedding (``embedding.hop_frames``); ``drop_view``:
+    see ``_batches``."""
     tf.keras.utils.set_random_seed(seed)
     sub = 1 if head else 2
     examples = usable(examples, sub, up)
@@ -285,7 +316,7 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
         for epoch in range(epochs):
             losses = []
             for x, y, xl, yl in _batches(examples, batch_frames, rng, augment=True, sub=sub,
-                                         up=up, lead=lead, hop=hop):
+                                         up=up, lead=lead, hop=hop, drop_view=drop_view):
                 losses.append(float(step(x, y, xl, yl)))
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-50:]):.3f}")
