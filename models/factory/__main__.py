@@ -15,6 +15,8 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from edgeasr.features import N_MELS
 from factory.augment import SNR_MAX_DB
 from factory.embedding import hop_frames
@@ -65,6 +67,9 @@ class Preset:
     # embeddings, are replaced by their quiet floor (factory.train._batches), so that each view
     # alone must carry the sentence; 0: both always present.
     drop_view: float = 0.0
+    # Hybrid only, > 0: distil from a real-speech teacher (factory.teacher: Whisper tiny.en's
+    # encoder, training only); the weight of its loss beside the CTC loss.
+    teacher: float = 0.0
 
 
 # Speakers held out of training by default: flite's awb and rms and festival's ked are the
@@ -146,15 +151,27 @@ PRESETS = {
                           lead_pad=LEAD_PAD),
     # "hybrid-lead" with view dropout: 15 % of the training examples hear only their quiet
     # floor in the log-mel input, another 15 % only in the embeddings, so neither view can
-    # lean on the other (the embeddings come from a network trained on real speech).
+    # lean on the other (the embeddings come from a network trained on real speech). Not
+    # measured yet: its first run was stopped to give the 2 cores to hybrid-distil.
     "hybrid-drop": Preset(sentences=9000, copies=2, dev_sentences=300,
                           shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
                           frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
                           lead_pad=LEAD_PAD, drop_view=0.15),
+    # "hybrid-lead" distilled from a real-speech teacher: the trained part's last hidden layer
+    # also predicts Whisper tiny.en's encoder output for the same audio (factory.teacher),
+    # half as much weight as the CTC loss. The teacher runs at training time only.
+    "hybrid-distil": Preset(sentences=9000, copies=2, dev_sentences=300,
+                            shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
+                            frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
+                            lead_pad=LEAD_PAD, teacher=0.5),
     # The shipped recipe in miniature, lead padding included (the tests run it).
     "tiny-hybrid": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
                           epochs=1, batch_frames=4000, frontend="logmel40+speech-mel32",
                           hold_out=DEV_VOICES, phases=2, lead_pad=LEAD_PAD),
+    # "hybrid-distil" in miniature.
+    "tiny-distil": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
+                          epochs=1, batch_frames=4000, frontend="logmel40+speech-mel32",
+                          hold_out=DEV_VOICES, phases=2, lead_pad=LEAD_PAD, teacher=0.5),
     # "hybrid-lead-1" in miniature.
     "tiny-hybrid-1": Preset(sentences=48, copies=1, dev_sentences=8,
                             shape=ModelShape(16, 1, 5), epochs=1, batch_frames=4000,
@@ -164,6 +181,33 @@ PRESETS = {
                       shape=ModelShape(160, 6, 9), epochs=20, batch_frames=16000,
                       frontend="speech-mel32", hold_out=DEV_VOICES, phases=2),
 }
+
+
+def with_teacher(examples: list, cache: Path, grammar, held: set, preset: Preset,
+                 args: argparse.Namespace) -> list:
+    """The training examples with the teacher's view of their audio (factory.teacher), kept
+    beside the synthesised data. Not there yet: the same sentences are synthesised again
+    (the same arguments give the same audio, checked example by example) and the teacher
+    hears each copy; a few minutes on top of the synthesis."""
+    from factory import corpus, dataset
+
+    path = cache.with_suffix(".teacher.pkl")
+    if path.exists():
+        targets = pickle.loads(path.read_bytes())
+    else:
+        sents = corpus.sentences(grammar.graph, preset.sentences, args.seed, held)
+        again = dataset.build(sents, preset.copies, args.seed, args.workers,
+                              desc="synthesise for the teacher", frontend_name=preset.frontend,
+                              own_tv=preset.own_tv, snr_max=preset.snr_max,
+                              streams=preset.streams, hold_out=preset.hold_out, teacher=True)
+        if len(again) != len(examples) or any(
+                a.text != e.text or not np.array_equal(a.feats, e.feats)
+                for a, e in zip(again, examples, strict=True)):
+            raise SystemExit(f"the teacher's synthesis differs from {cache.name}: delete it "
+                             "and run again, so that both are made by this machine's voices")
+        targets = [a.teacher for a in again]
+        path.write_bytes(pickle.dumps(targets))
+    return [replace(e, teacher=t) for e, t in zip(examples, targets, strict=True)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,7 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         examples = dataset.build(sents, preset.copies, args.seed, args.workers,
                                  frontend_name=preset.frontend, own_tv=preset.own_tv,
                                  snr_max=preset.snr_max, streams=preset.streams,
-                                 hold_out=preset.hold_out)
+                                 hold_out=preset.hold_out, teacher=bool(preset.teacher))
+        if preset.teacher:  # the teacher heard the audio as it was made: keep its view apart
+            teach = cache.with_suffix(".teacher.pkl")
+            teach.write_bytes(pickle.dumps([e.teacher for e in examples]))
+            examples = [replace(e, teacher=None) for e in examples]
         dev_sents = corpus.sentences(grammar.graph, preset.dev_sentences, args.seed + 7919,
                                      held | {t for _, t in sents})
         dev = dataset.build(dev_sents, 1, args.seed + 7919, args.workers, desc="dev set",
@@ -251,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                                             lead=preset.lead_pad)
             embedded.write_bytes(pickle.dumps(embeddings))
         examples = [replace(e, extra=x) for e, x in zip(examples, embeddings, strict=True)]
+    if preset.teacher:
+        examples = with_teacher(examples, cache, grammar, held, preset, args)
     if held_out:
         try:
             examples, dev = dataset.split_voices(examples, dev, held_out)
@@ -296,12 +346,13 @@ def main(argv: list[str] | None = None) -> int:
         # What the run that trained the first measured (the factory writes it beside them).
         record = args.weights[0].with_suffix(".json")
         trained_by = json.loads(record.read_text()) if record.is_file() else {}
-        trained_by["weights"] = [p.name for p in args.weights]
+        trained_by["weights"] = ", ".join(p.name for p in args.weights)
     else:
         t_fit = time.time()
         model = train.train(examples, preset.shape, epochs, args.seed,
                             batch_frames=preset.batch_frames, head=head, up=up,
-                            lead=preset.lead_pad, hop=hop, drop_view=preset.drop_view)
+                            lead=preset.lead_pad, hop=hop, drop_view=preset.drop_view,
+                            teacher_weight=preset.teacher)
         weights = cache.with_name(f"weights-{args.preset}-{args.seed}.h5")
         model.save_weights(str(weights))
         weights.with_suffix(".json").write_text(json.dumps(
@@ -342,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": epochs, "held_out_voices": held_out,
         **({"members": len(args.weights)} if args.weights and len(args.weights) > 1 else {}),
         **({"drop_view": preset.drop_view} if preset.drop_view else {}),
+        **({"teacher": preset.teacher} if preset.teacher else {}),
         "shape": asdict(preset.shape), "train_examples": len(examples),
         **({"phases": preset.phases} if head or hybrid else {}),
         **({"lead_pad": preset.lead_pad} if preset.lead_pad else {}),

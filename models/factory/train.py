@@ -166,12 +166,14 @@ def is_hybrid(examples: list[Example]) -> bool:
 
 def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generator,
              augment: bool = False, sub: int = 2, up: int = 1, lead: int = 0,
-             hop: int = EMB_HOP, drop_view: float = 0.0):
+             hop: int = EMB_HOP, drop_view: float = 0.0, teacher: bool = False):
     """Batches of padded inputs, labels and lengths; ``lead``: hybrid examples get a random
     0-``lead`` frames of quiet in front (their cached embeddings start that early), in
     steps of ``hop`` frames, their embeddings' spacing; ``drop_view``: the chance that a
     hybrid example's log-mel input, and again its embeddings, hear only their quiet floor
-    (never both), so each view must carry the sentence alone."""
+    (never both), so each view must carry the sentence alone; ``teacher``: each batch also
+    carries the examples' teacher targets, one row per output frame, placed where the
+    utterance is, and a mask that is 1 on those rows."""
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].feats))
     batches, cur, longest = [], [], 0
     for i in order:
@@ -212,10 +214,27 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
                         x[j] = pad_floor(examples[i].feats)
                     elif view < 2 * drop_view:
                         e[j] = pad_floor(examples[i].extra)
-            yield (x, e), y, xl, yl
+            if teacher:
+                yield (x, e), y, xl, yl, _teacher_rows(examples, b, front, t // sub)
+            else:
+                yield (x, e), y, xl, yl
         else:
             yield x, y, xl, yl
 
+
+def _teacher_rows(examples: list[Example], batch: list[int], front: dict[int, int],
+                  rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The batch's teacher targets [B, rows, dim] (20 ms rows; an utterance ``front`` 10 ms
+    frames in starts ``front // 2`` rows in) and the mask of rows that hold one."""
+    dim = next(examples[i].teacher.shape[1] for i in batch)
+    target = np.zeros((len(batch), rows, dim), np.float32)
+    mask = np.zeros((len(batch), rows), np.float32)
+    for j, i in enumerate(batch):
+        start = front[i] // 2
+        rows_i = examples[i].teacher[: max(0, rows - start)]
+        target[j, start : start + len(rows_i)] = rows_i
+        mask[j, start : start + len(rows_i)] = 1.0
+    return target, mask
 
 def _place(feats: np.ndarray, front: int, t: int, rng: np.random.Generator, augment: bool,
            span: int) -> np.ndarray:
@@ -284,12 +303,16 @@ def network(examples: list[Example], shape: ModelShape, head: bool = False,
 def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
           batch_frames: int = 12000, lr: float = 2e-3, head: bool = False,
           up: int = 1, lead: int = 0, hop: int = EMB_HOP,
-          drop_view: float = 0.0) -> tf.keras.Model:
+          drop_view: float = 0.0, teacher_weight: float = 0.0) -> tf.keras.Model:
     """CTC training of the log-mel network, or (``head``) of the head on embeddings
     (``up`` 20 ms outputs per embedding); ``lead``: hybrid examples' embeddings start that
     many frames of quiet early, and a random part of it goes in front (``_batches``);
     ``hop``: log-mel frames per hybrid embedding (``embedding.hop_frames``); ``drop_view``:
-    see ``_batches``."""
+    see ``_batches``; ``teacher_weight`` > 0 (hybrid examples with teacher targets): a 1x1
+    convolution on the last hidden layer learns to predict the teacher's view of the audio,
+    that weight times its mean squared error added to the CTC loss, so the hidden layer must
+    hold what a real-speech network hears. The projection is for training only; the returned
+    network is the same shape as without it."""
     tf.keras.utils.set_random_seed(seed)
     sub = 1 if head else 2
     examples = usable(examples, sub, up)
@@ -311,16 +334,49 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
         opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
+    distil = teacher_weight > 0
+    if distil:
+        if not is_hybrid(examples) or any(e.teacher is None for e in examples):
+            raise ValueError("teacher_weight needs hybrid examples that all carry teacher "
+                             "targets (dataset.build(..., teacher=True))")
+        dim = examples[0].teacher.shape[1]
+        hidden = model.get_layer("phone_logits").input  # [batch, T / 2, 1, channels]
+        guess = tf.keras.layers.Conv2D(dim, 1, name="teacher_projection")(hidden)
+        trainer = tf.keras.Model(model.inputs,
+                                 [model.output, tf.keras.layers.Reshape((-1, dim))(guess)])
+
+    @tf.function(reduce_retracing=True)
+    def step_distil(x, y, xl, yl, target, mask):
+        with tf.GradientTape() as tape:
+            logits, guess = trainer(x, training=True)
+            ctc = tf.reduce_mean(tf.nn.ctc_loss(y, logits, yl, xl, logits_time_major=False,
+                                                blank_index=0) / tf.cast(yl, tf.float32))
+            err = tf.reduce_mean(tf.square(guess - target), axis=-1)
+            mse = tf.reduce_sum(err * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+            loss = ctc + teacher_weight * mse
+        grads = tape.gradient(loss, trainer.trainable_variables)
+        opt.apply_gradients(zip(grads, trainer.trainable_variables, strict=True))
+        return ctc, mse
+
     rng = np.random.default_rng(seed)
     with tqdm(total=total, desc="train", unit="step") as bar:
         for epoch in range(epochs):
-            losses = []
-            for x, y, xl, yl in _batches(examples, batch_frames, rng, augment=True, sub=sub,
-                                         up=up, lead=lead, hop=hop, drop_view=drop_view):
-                losses.append(float(step(x, y, xl, yl)))
+            losses, errors = [], []
+            for batch in _batches(examples, batch_frames, rng, augment=True, sub=sub, up=up,
+                                  lead=lead, hop=hop, drop_view=drop_view, teacher=distil):
+                if distil:
+                    x, y, xl, yl, (target, mask) = batch
+                    ctc, mse = step_distil(x, y, xl, yl, target, mask)
+                    losses.append(float(ctc))
+                    errors.append(float(mse))
+                else:
+                    losses.append(float(step(*batch)))
                 bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-50:]):.3f}")
-            log.info("epoch %d: mean CTC loss per phone %.3f", epoch + 1, np.mean(losses))
+                bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-50:]):.3f}",
+                                **({"teacher": f"{np.mean(errors[-50:]):.3f}"} if distil
+                                   else {}))
+            log.info("epoch %d: mean CTC loss per phone %.3f%s", epoch + 1, np.mean(losses),
+                     f", teacher error {np.mean(errors):.3f}" if distil else "")
             if not math.isfinite(float(np.mean(losses))):
                 raise RuntimeError("training diverged (loss is not finite)")
     return model
