@@ -159,7 +159,10 @@ PRESETS = {
                           lead_pad=LEAD_PAD, drop_view=0.15),
     # "hybrid-lead" distilled from a real-speech teacher: the trained part's last hidden layer
     # also predicts Whisper tiny.en's encoder output for the same audio (factory.teacher),
-    # half as much weight as the CTC loss. The teacher runs at training time only.
+    # half as much weight as the CTC loss. The teacher runs at training time only. Measured
+    # better than v9 on the dev voices (v14-hybrid-distil in docs/model-alternatives.md: more
+    # commands right, fewer wrong, the same false actions); not shipped yet, as `make model`
+    # would run over its 90 minutes with it (not yet timed from a fresh clone).
     "hybrid-distil": Preset(sentences=9000, copies=2, dev_sentences=300,
                             shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
                             frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
