@@ -112,7 +112,6 @@ def build_hybrid(shape: ModelShape, frames: int | None = None, dim: int = 96,
     return tf.keras.Model([inp, emb], out)
 
 
-
 def build_ensemble(shape: ModelShape, members: int, frames: int | None = None, dim: int = 96,
                    emb_hop: int = 4) -> tf.keras.Model:
     """``members`` hybrids on the same two inputs, their phone logits averaged: networks
@@ -130,6 +129,7 @@ def average(members: list[tf.keras.Model]) -> tf.keras.Model:
     inp, emb = (tf.keras.Input(t.shape[1:], batch_size=t.shape[0], name=t.name.split(":")[0])
                 for t in members[0].inputs)
     return tf.keras.Model([inp, emb], tf.keras.layers.Average()([m([inp, emb]) for m in members]))
+
 
 # Quiet floor frames (10 ms) a preset may put before each utterance when its embeddings are
 # computed; training then keeps a random whole number of embedding steps of it (0-400 ms;
@@ -235,6 +235,7 @@ def _teacher_rows(examples: list[Example], batch: list[int], front: dict[int, in
         target[j, start : start + len(rows_i)] = rows_i
         mask[j, start : start + len(rows_i)] = 1.0
     return target, mask
+
 
 def _place(feats: np.ndarray, front: int, t: int, rng: np.random.Generator, augment: bool,
            span: int) -> np.ndarray:
