@@ -77,6 +77,14 @@ class Preset:
 # speaker, as do the kal voices), so their utterances are truly unseen.
 DEV_VOICES = ("flite:awb", "flite:rms", "festival:ked_diphone")
 
+# The shipped recipe and its miniature: the variants below change one or two fields of them.
+HYBRID_LEAD = Preset(sentences=9000, copies=2, dev_sentences=300, shape=ModelShape(192, 10, 9),
+                     epochs=20, batch_frames=16000, frontend="logmel40+speech-mel32",
+                     hold_out=DEV_VOICES, phases=2, lead_pad=LEAD_PAD)
+TINY_HYBRID = Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
+                     epochs=1, batch_frames=4000, frontend="logmel40+speech-mel32",
+                     hold_out=DEV_VOICES, phases=2, lead_pad=LEAD_PAD)
+
 PRESETS = {
     # What the tests run: the same pipelines end to end, in about a minute each.
     "tiny": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
@@ -121,10 +129,7 @@ PRESETS = {
     # cannot tie the first word to the start of its input: hears every leading "please" and,
     # with the runtime's onset-aware quiet frames, more commands than v8-hybrid on the dev
     # voices at the same false actions.
-    "hybrid-lead": Preset(sentences=9000, copies=2, dev_sentences=300,
-                          shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
-                          frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
-                          lead_pad=LEAD_PAD),
+    "hybrid-lead": HYBRID_LEAD,
     # "hybrid-lead" with the frozen network at one offset (an embedding every 80 ms): the
     # frozen network's operations, most of the model's, halve (0.34 instead of 0.61 G
     # operations per second of streamed audio). Measured far worse in TV noise on the dev
@@ -145,36 +150,23 @@ PRESETS = {
     # instead of 20, so it trains in about the same time. Measured no better on the dev
     # voices (v12-hybrid-wide in docs/model-alternatives.md: fewer TV commands, more false
     # actions), so not shipped.
-    "hybrid-wide": Preset(sentences=9000, copies=2, dev_sentences=300,
-                          shape=ModelShape(256, 10, 9), epochs=14, batch_frames=16000,
-                          frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
-                          lead_pad=LEAD_PAD),
+    "hybrid-wide": replace(HYBRID_LEAD, shape=ModelShape(256, 10, 9), epochs=14),
     # "hybrid-lead" with view dropout: 15 % of the training examples hear only their quiet
     # floor in the log-mel input, another 15 % only in the embeddings, so neither view can
     # lean on the other (the embeddings come from a network trained on real speech). Not
     # measured yet: its first run was stopped to give the 2 cores to hybrid-distil.
-    "hybrid-drop": Preset(sentences=9000, copies=2, dev_sentences=300,
-                          shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
-                          frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
-                          lead_pad=LEAD_PAD, drop_view=0.15),
+    "hybrid-drop": replace(HYBRID_LEAD, drop_view=0.15),
     # "hybrid-lead" distilled from a real-speech teacher: the trained part's last hidden layer
     # also predicts Whisper tiny.en's encoder output for the same audio (factory.teacher),
     # half as much weight as the CTC loss. The teacher runs at training time only. Measured
     # better than v9 on the dev voices (v14-hybrid-distil in docs/model-alternatives.md: more
     # commands right, fewer wrong, the same false actions); not shipped yet, as `make model`
     # would run over its 90 minutes with it (not yet timed from a fresh clone).
-    "hybrid-distil": Preset(sentences=9000, copies=2, dev_sentences=300,
-                            shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
-                            frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
-                            lead_pad=LEAD_PAD, teacher=0.5),
+    "hybrid-distil": replace(HYBRID_LEAD, teacher=0.5),
     # The shipped recipe in miniature, lead padding included (the tests run it).
-    "tiny-hybrid": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
-                          epochs=1, batch_frames=4000, frontend="logmel40+speech-mel32",
-                          hold_out=DEV_VOICES, phases=2, lead_pad=LEAD_PAD),
+    "tiny-hybrid": TINY_HYBRID,
     # "hybrid-distil" in miniature.
-    "tiny-distil": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
-                          epochs=1, batch_frames=4000, frontend="logmel40+speech-mel32",
-                          hold_out=DEV_VOICES, phases=2, lead_pad=LEAD_PAD, teacher=0.5),
+    "tiny-distil": replace(TINY_HYBRID, teacher=0.5),
     # "hybrid-lead-1" in miniature.
     "tiny-hybrid-1": Preset(sentences=48, copies=1, dev_sentences=8,
                             shape=ModelShape(16, 1, 5), epochs=1, batch_frames=4000,
