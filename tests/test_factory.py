@@ -384,3 +384,25 @@ def test_split_model_is_safe_to_share_between_threads(tiny_hybrid_model: Path) -
         together = list(pool.map(model.logits, clips * 3))
     for got, want in zip(together, alone * 3, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_dev_check_gives_the_same_figures_in_parallel(tiny_model: Path, tmp_path: Path) -> None:
+    """The factory's dev check decodes with ``--workers`` processes; the figures and the
+    calibration written beside the model are those of one process."""
+    import pickle
+
+    from factory import devcheck
+
+    cache = tiny_model.parents[1] / "cache"
+    _, dev = pickle.loads(next(cache.glob("data-*.pkl")).read_bytes())
+    figures = []
+    for workers in (1, 2):
+        d = tmp_path / str(workers)
+        d.mkdir()
+        for f in tiny_model.parent.glob("edgeasr*"):
+            shutil.copy(f, d / f.name)
+        figures.append(devcheck.run(d / "edgeasr.tflite", dev, DEMO_CONFIG, workers))
+        assert json.loads((d / "edgeasr.json").read_text())["calibration"] == \
+            figures[-1]["calibration"]
+    assert figures[0] == figures[1]
+    assert figures[0]["commands"] + figures[0]["non_commands"] == len(dev)

@@ -164,7 +164,9 @@ PRESETS = {
     # about 91 minutes (its teacher pass and training, timed with the data cached).
     "hybrid-distil": replace(HYBRID_LEAD, teacher=0.5),
     # "hybrid-distil" in 18 epochs instead of 20 (the cosine schedule spans whatever count is
-    # given), so that `make model` stays inside its 90 minutes.
+    # given), to fit `make model`'s 90 minutes. Measured (v15-hybrid-distil-18 in
+    # docs/model-alternatives.md): 90.5 minutes from a fresh clone, and worse than v9 on the
+    # dev voices (more false actions at 0.65, fewer commands right), so not shipped.
     "hybrid-distil-18": replace(HYBRID_LEAD, teacher=0.5, epochs=18),
     # The shipped recipe in miniature, lead padding included (the tests run it).
     "tiny-hybrid": TINY_HYBRID,
@@ -181,6 +183,11 @@ PRESETS = {
 }
 
 
+def teacher_cache(cache: Path) -> Path:
+    """Where the teacher's targets for the synthesised data in ``cache`` are kept."""
+    return cache.with_suffix(".teacher.pkl")
+
+
 def with_teacher(examples: list, cache: Path, grammar, held: set, preset: Preset,
                  args: argparse.Namespace) -> list:
     """The training examples with the teacher's view of their audio (factory.teacher), kept
@@ -189,7 +196,7 @@ def with_teacher(examples: list, cache: Path, grammar, held: set, preset: Preset
     hears each copy; a few minutes on top of the synthesis."""
     from factory import corpus, dataset
 
-    path = cache.with_suffix(".teacher.pkl")
+    path = teacher_cache(cache)
     if path.exists():
         targets = pickle.loads(path.read_bytes())
     else:
@@ -269,8 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                                  snr_max=preset.snr_max, streams=preset.streams,
                                  hold_out=preset.hold_out, teacher=bool(preset.teacher))
         if preset.teacher:  # the teacher heard the audio as it was made: keep its view apart
-            teach = cache.with_suffix(".teacher.pkl")
-            teach.write_bytes(pickle.dumps([e.teacher for e in examples]))
+            teacher_cache(cache).write_bytes(pickle.dumps([e.teacher for e in examples]))
             examples = [replace(e, teacher=None) for e in examples]
         dev_sents = corpus.sentences(grammar.graph, preset.dev_sentences, args.seed + 7919,
                                      held | {t for _, t in sents})
@@ -383,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from factory import card, devcheck
 
-    dev_result = devcheck.run(model_path, dev, args.config)
+    dev_result = devcheck.run(model_path, dev, args.config, args.workers)
     meta = {
         "preset": args.preset, "frontend": preset.frontend, "seed": args.seed,
         "own_tv": preset.own_tv,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing as mp
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from edgeasr.acoustic import AcousticModel, Calibration
-from edgeasr.decoder import PhoneGraph, decode
+from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.grammar import load_building_grammar
 from edgeasr.recognizer import DEFAULT_THRESHOLD, judge
 from factory.dataset import Example
@@ -39,25 +40,47 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, steps: int = 100) -> np.ndarray:
     return w
 
 
-def run(model_path: Path, dev: list[Example], config: Path) -> dict:
+_WORKER: tuple | None = None  # (grammar, phone graph, model) in a dev-check worker
+
+
+def _init(model_path: Path, config: Path) -> None:
+    global _WORKER
     grammar = load_building_grammar(config)
-    graph = PhoneGraph(grammar.graph)
-    model = AcousticModel(model_path)
-    feats, correct, kinds, hyps = [], [], [], []
-    for ex in tqdm(dev, desc="dev check", unit="utt"):
-        # The preset's features; with the rows of the model's leading padding, as the runtime.
-        hyp = decode(graph, model.log_probs(ex.feats.astype(np.float32), lead=True))
-        # Whatever parses is a command, whatever its label: caches made before corpus.py
-        # kept room-less commands as commands call "good night" an other-room sentence.
-        ref = grammar.graph.parse(ex.text)
-        ok = False
-        if hyp is not None and ref is not None and grammar.resolve is not None:
-            ok = sorted(map(repr, grammar.resolve(hyp.parse))) == sorted(
-                map(repr, grammar.resolve(ref)))
-        feats.append(hyp.features if hyp is not None else (-10.0, -10.0))
-        hyps.append(hyp)
-        correct.append(ok)
-        kinds.append("command" if ref is not None else ex.kind)
+    _WORKER = (grammar, PhoneGraph(grammar.graph), AcousticModel(model_path))
+
+
+def _check(ex: Example) -> tuple[Hypothesis | None, bool, str]:
+    """The decoder's result for one dev utterance, whether it is the right command, and the
+    utterance's kind ("command" for whatever parses)."""
+    assert _WORKER is not None
+    grammar, graph, model = _WORKER
+    # The preset's features; with the rows of the model's leading padding, as the runtime.
+    hyp = decode(graph, model.log_probs(ex.feats.astype(np.float32), lead=True))
+    # Whatever parses is a command, whatever its label: caches made before corpus.py
+    # kept room-less commands as commands call "good night" an other-room sentence.
+    ref = grammar.graph.parse(ex.text)
+    ok = False
+    if hyp is not None and ref is not None and grammar.resolve is not None:
+        ok = sorted(map(repr, grammar.resolve(hyp.parse))) == sorted(
+            map(repr, grammar.resolve(ref)))
+    return hyp, ok, "command" if ref is not None else ex.kind
+
+
+def run(model_path: Path, dev: list[Example], config: Path, workers: int = 1) -> dict:
+    """Decode the dev set with the int8 model (``workers`` processes: each utterance is
+    decoded alone, so the results do not depend on the count), write the calibration next
+    to the model and return the dev figures at the default threshold."""
+    desc = {"desc": "dev check", "unit": "utt", "total": len(dev)}
+    if workers <= 1:
+        _init(model_path, config)
+        results = [_check(ex) for ex in tqdm(dev, **desc)]
+    else:
+        with mp.get_context("spawn").Pool(workers, _init, (model_path, config)) as pool:
+            results = list(tqdm(pool.imap(_check, dev, chunksize=8), **desc))
+    hyps = [h for h, _, _ in results]
+    correct = [ok for _, ok, _ in results]
+    kinds = [k for _, _, k in results]
+    feats = [h.features if h is not None else (-10.0, -10.0) for h in hyps]
     x = np.asarray(feats)
     y = np.asarray(correct, float)
     w = fit_logistic(x, y)
