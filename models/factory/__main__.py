@@ -160,8 +160,9 @@ PRESETS = {
     # also predicts Whisper tiny.en's encoder output for the same audio (factory.teacher),
     # half as much weight as the CTC loss. The teacher runs at training time only. Measured
     # better than v9 on the dev voices (v14-hybrid-distil in docs/model-alternatives.md: more
-    # commands right, fewer wrong, the same false actions). From a fresh clone it would take
-    # about 91 minutes (its teacher pass and training, timed with the data cached).
+    # commands right, fewer wrong, the same false actions), but not shipped: from a fresh
+    # clone it is estimated at about 96 minutes, over `make model`'s 90 (hybrid-distil-18's
+    # timed 90.5 plus two epochs of about 220 s, less the parallel dev check's two minutes).
     "hybrid-distil": replace(HYBRID_LEAD, teacher=0.5),
     # "hybrid-distil" in 18 epochs instead of 20 (the cosine schedule spans whatever count is
     # given), to fit `make model`'s 90 minutes. Measured (v15-hybrid-distil-18 in

@@ -75,6 +75,8 @@ def run(model_path: Path, dev: list[Example], config: Path, workers: int = 1) ->
         _init(model_path, config)
         results = [_check(ex) for ex in tqdm(dev, **desc)]
     else:
+        # Spawned, not forked: the factory has TensorFlow's threads running by now, and a
+        # forked child inherits their locks.
         with mp.get_context("spawn").Pool(workers, _init, (model_path, config)) as pool:
             results = list(tqdm(pool.imap(_check, dev, chunksize=8), **desc))
     hyps = [h for h, _, _ in results]
