@@ -56,3 +56,25 @@ def test_talker_streams_talk_through_the_utterance(stream_pool) -> None:
     three = aug.talker_streams(np.random.default_rng(0), pool, n, 3)
     assert np.mean(three**2) > np.mean(x**2), "more talkers, more sound"
 
+
+
+def test_the_dry_copy_is_the_mix_before_its_noise() -> None:
+    """``augment_pair`` draws what ``augment`` draws (the same training audio) and gives that
+    audio before the noise went in as well: same length, in time with it, differing only where
+    noise was mixed in, and identical for the clean copy (strength 0)."""
+    t = np.arange(SR) / SR
+    speech = (0.4 * np.sin(2 * np.pi * 180 * t) * (t > 0.3) * (t < 0.7)).astype(np.float32)
+    babble = [aug.colored_noise(np.random.default_rng(9), SR, 1.0)]
+    noisy = 0
+    for seed in range(12):
+        x = aug.augment(np.random.default_rng(seed), speech, babble)
+        mix, dry = aug.augment_pair(np.random.default_rng(seed), speech, babble)
+        np.testing.assert_array_equal(mix, x)
+        assert dry.shape == mix.shape and dry.dtype == np.float32
+        if not np.array_equal(mix, dry):
+            noisy += 1
+            lags = np.correlate(mix, dry, mode="full")
+            assert abs(int(lags.argmax()) - (len(dry) - 1)) <= 2  # in time: lag 0
+        clean, dry = aug.augment_pair(np.random.default_rng(seed), speech, babble, strength=0.0)
+        np.testing.assert_array_equal(clean, dry)
+    assert 6 <= noisy < 12  # 85 % of the noisy copies get noise

@@ -77,8 +77,14 @@ def test_a_distilled_network_exports_as_the_plain_one(tiny_hybrid_model: Path,
     examples, _ = pickle.loads(data.read_bytes())
     targets = pickle.loads(data.with_suffix(".teacher.pkl").read_bytes())
     assert len(targets) == len(examples)
+    from factory.__main__ import PRESETS
+    from factory.dataset import has_voice
+
+    held = list(PRESETS["tiny-distil"].hold_out)  # check the model only: no teacher
+    assert any(t is not None for t in targets)
     for e, t in zip(examples, targets, strict=True):  # one row per two 10 ms frames
-        assert abs(len(t) - len(e.feats) / 2) <= 2
+        assert (t is None) == has_voice(e.voice, held)
+        assert t is None or abs(len(t) - len(e.feats) / 2) <= 2
     meta = json.loads((out / "model-meta.json").read_text())
     assert meta["teacher"] == 0.5
     plain = json.loads((tiny_hybrid_model.parent / "model-meta.json").read_text())
@@ -87,3 +93,35 @@ def test_a_distilled_network_exports_as_the_plain_one(tiny_hybrid_model: Path,
     model = AcousticModel(out / "edgeasr.tflite")
     feats = model.features(np.zeros(16000, np.float32))
     assert model.logits(feats).shape == AcousticModel(tiny_hybrid_model).logits(feats).shape
+
+
+@needs_teacher
+def test_the_teacher_hears_the_dry_audio_and_skips_held_out_voices(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dataset.build(teacher=True)``: the student's audio does not depend on what the
+    teacher hears; a dry teacher hears the clean copy as the mixing one does and the noisy copy
+    without its noise; a held-out voice's utterances get no teacher targets."""
+    from factory import dataset
+
+    for name in ("_BABBLE", "_ENGINES", "_FRONTEND", "_OWN_TV", "_SNR_MAX", "_STREAMS",
+                 "_TEACHER", "_TEACHER_HEARS", "_HOLD_OUT"):
+        monkeypatch.setattr(dataset, name, getattr(dataset, name))
+    sents = [("command", "turn on the kitchen light"), ("command", "stop the bathroom fan"),
+             ("command", "set the office to twenty degrees"), ("chatter", "what a day")]
+    mix = dataset.build(sents, 2, 5, 1, teacher=True, teacher_hears="mix")
+    dry = dataset.build(sents, 2, 5, 1, teacher=True, teacher_hears="dry")
+    assert len(mix) == len(dry) == 8
+    for m, d in zip(mix, dry, strict=True):
+        np.testing.assert_array_equal(m.feats, d.feats)
+        assert m.teacher is not None and d.teacher is not None
+        assert m.teacher.shape == d.teacher.shape
+    np.testing.assert_array_equal(mix[0].teacher, dry[0].teacher)  # copy 0 is clean
+    assert any(not np.array_equal(m.teacher, d.teacher)
+               for m, d in zip(mix[1::2], dry[1::2], strict=True))
+    with pytest.raises(ValueError, match="teacher_hears"):
+        dataset.build(sents, 2, 5, 1, teacher=True, teacher_hears="clean")
+    held = tuple(sorted({e.voice for e in mix[:2]}))
+    again = dataset.build(sents, 2, 5, 1, teacher=True, hold_out=held)
+    assert [e.teacher is None for e in again] == [dataset.has_voice(e.voice, list(held))
+                                                  for e in again]
+    assert again[0].teacher is None and any(e.teacher is not None for e in again)

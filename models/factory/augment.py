@@ -137,14 +137,26 @@ def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray
     ``streams``: other-voice talkers talk through the whole utterance (``talker_streams``)
     instead of one line each, all starting with it.
     """
+    return augment_pair(rng, audio, babble, strength, own, own_share, snr_max, streams)[0]
+
+
+def augment_pair(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray],
+                 strength: float = 1.0, own: np.ndarray | None = None,
+                 own_share: float = 0.0, snr_max: float = SNR_MAX_DB,
+                 streams: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``augment``'s audio (the same random draws, so the same samples) and that audio
+    before the noise went in: speed, room, microphone and gain alike, sample for sample in
+    time with it. A teacher that hears the second tells the student what the speech in the
+    first sounds like without the TV."""
     x = speed(audio, rng.uniform(0.88, 1.14)) if rng.random() < 0.7 else audio
     x = pad_silence(rng, x)
     if strength <= 0:
-        return x
+        return x, x
     if rng.random() < 0.5:
         x = reverb(rng, x, rng.uniform(0.15, 0.7))
     if rng.random() < 0.7:
         x = microphone(rng, x)
+    dry = x
     if rng.random() < 0.85:
         kind = rng.random()
         talkers = kind < 0.45 and bool(babble)
@@ -169,5 +181,6 @@ def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray
         # Other talkers carry phones the label lacks: keep them quieter than the speaker.
         snr = rng.uniform(3, snr_max) if talkers else rng.uniform(-2, snr_max)
         x = mix_at_snr(x, np.asarray(noise, dtype=np.float32), snr)
-    x = x * (10 ** rng.uniform(-1.5, 0.3) / (np.max(np.abs(x)) + 1e-6))
-    return np.clip(x, -1, 1).astype(np.float32)
+    gain = 10 ** rng.uniform(-1.5, 0.3) / (np.max(np.abs(x)) + 1e-6)
+    return (np.clip(x * gain, -1, 1).astype(np.float32),
+            np.clip(dry * gain, -1, 1).astype(np.float32))

@@ -50,10 +50,13 @@ def network(meta: dict) -> list[str]:
         return [f"- Network: two inputs. Log-mel frames: Conv2D (5x1, stride 2). speech-mel32 "
                 f"frames: {frozen}, a 1x1 conv to two 20 ms frames per embedding. The two are "
                 f"added, then {blocks}."
-                + (f" Trained with a real-speech teacher: a 1x1 conv on the last hidden "
+                + (" Trained with a real-speech teacher: a 1x1 conv on the last hidden "
                    "layer (training only, not exported) learned to predict Whisper tiny.en's "
-                   f"encoder output for the same audio, {meta['teacher']:g} times its mean "
-                   "squared error added to the CTC loss." if meta.get("teacher") else "")
+                   "encoder output for the same audio"
+                   + (" before the noise went in"
+                      if meta.get("teacher_hears") == "dry" else "")
+                   + f", {meta['teacher']:g} times its mean squared error added to the CTC "
+                   "loss." if meta.get("teacher") else "")
                 + (f" {meta['members']} such trained parts (from earlier runs, each trained "
                    "alone) share the frozen network, and their phone logits are averaged."
                    if meta.get("members", 1) > 1 else "")]

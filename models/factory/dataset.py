@@ -38,14 +38,20 @@ _OWN_TV = 0.0
 _SNR_MAX = aug.SNR_MAX_DB
 _STREAMS = False
 _TEACHER = None  # factory.teacher.Teacher in a worker that computes teacher targets
+_TEACHER_HEARS = "mix"  # what it hears: "mix", the training audio; "dry", it before the noise
+_HOLD_OUT: tuple[str, ...] = ()  # voices that train nothing: the teacher need not hear them
+# What a distilling preset's teacher may hear (Preset.teacher_hears).
+TEACHER_HEARS = ("mix", "dry")
 # Chatter lines each synthesis worker keeps for talker streams (``streams``).
 STREAM_LINES = 160
 
 
 def _init_worker(seed: int, frontend_name: str = "logmel40", own_tv: float = 0.0,
                  snr_max: float = aug.SNR_MAX_DB, streams: bool = False,
-                 hold_out: tuple[str, ...] = (), teacher: bool = False) -> None:
-    global _BABBLE, _ENGINES, _FRONTEND, _OWN_TV, _SNR_MAX, _STREAMS, _TEACHER
+                 hold_out: tuple[str, ...] = (), teacher: bool = False,
+                 teacher_hears: str = "mix") -> None:
+    global _BABBLE, _ENGINES, _FRONTEND, _OWN_TV, _SNR_MAX, _STREAMS, _TEACHER, \
+        _TEACHER_HEARS, _HOLD_OUT
     from factory.corpus import chatter
 
     _FRONTEND = frontend_name
@@ -54,6 +60,8 @@ def _init_worker(seed: int, frontend_name: str = "logmel40", own_tv: float = 0.0
     _STREAMS = streams
     _ENGINES = available_engines()
     _TEACHER = None
+    _TEACHER_HEARS = teacher_hears
+    _HOLD_OUT = tuple(hold_out)
     if teacher:
         from factory.teacher import Teacher
 
@@ -93,11 +101,16 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
             log.warning("synthesis failed for %s chatter: %s", voice.label, exc)
     out = []
     featurise = frontend(_FRONTEND)
+    # A held-out voice's utterances only check the model: the teacher need not hear them.
+    teach = _TEACHER is not None and not has_voice(voice.label, list(_HOLD_OUT))
     for c in range(copies):
-        x = aug.augment(nrng, audio, _BABBLE, strength=0.0 if c == 0 and copies > 1 else strength,
-                        own=own, own_share=_OWN_TV, snr_max=_SNR_MAX, streams=_STREAMS)
+        x, dry = aug.augment_pair(nrng, audio, _BABBLE,
+                                  strength=0.0 if c == 0 and copies > 1 else strength,
+                                  own=own, own_share=_OWN_TV, snr_max=_SNR_MAX,
+                                  streams=_STREAMS)
+        heard = dry if _TEACHER_HEARS == "dry" else x
         out.append(Example(featurise(x).astype(np.float16), label, kind, voice.label, text,
-                           teacher=None if _TEACHER is None else _TEACHER(x)))
+                           teacher=_TEACHER(heard) if teach else None))
     return out
 
 
@@ -105,22 +118,29 @@ def build(sentences: list[tuple[str, str]], copies: int, seed: int, workers: int
           strength: float = 1.0, desc: str = "synthesise",
           frontend_name: str = "logmel40", own_tv: float = 0.0,
           snr_max: float = aug.SNR_MAX_DB, streams: bool = False,
-          hold_out: tuple[str, ...] = (), teacher: bool = False) -> list[Example]:
+          hold_out: tuple[str, ...] = (), teacher: bool = False,
+          teacher_hears: str = "mix") -> list[Example]:
     """Synthesise every sentence once and augment it ``copies`` times (the first copy clean).
 
     ``streams``: talker noise as whole-utterance streams from a pool without ``hold_out``'s
-    voices (``aug.talker_streams``); ``teacher``: each copy also gets the teacher's view of
-    its audio (``Example.teacher``). The same arguments give the same audio."""
+    voices (``aug.talker_streams``); ``teacher``: each copy but those in a ``hold_out``
+    voice also gets the teacher's view (``Example.teacher``) of its audio (``teacher_hears``
+    "mix") or of that audio before the noise went in ("dry"). The same arguments give the
+    same audio."""
+    if teacher_hears not in TEACHER_HEARS:
+        raise ValueError(f"teacher_hears: {teacher_hears!r}; expected one of "
+                         f"{', '.join(TEACHER_HEARS)}")
     jobs = [(seed * 1_000_003 + i, k, t, copies, strength) for i, (k, t) in enumerate(sentences)]
     examples: list[Example] = []
     if workers <= 1:
-        _init_worker(seed, frontend_name, own_tv, snr_max, streams, hold_out, teacher)
+        _init_worker(seed, frontend_name, own_tv, snr_max, streams, hold_out, teacher,
+                     teacher_hears)
         for j in tqdm(jobs, desc=desc, unit="utt"):
             examples.extend(_make(j))
         return examples
     with mp.get_context("fork").Pool(workers, _init_worker,
                                       (seed, frontend_name, own_tv, snr_max, streams,
-                                       hold_out, teacher)) as pool:
+                                       hold_out, teacher, teacher_hears)) as pool:
         for ex in tqdm(pool.imap(_make, jobs, chunksize=8), total=len(jobs), desc=desc,
                        unit="utt"):
             examples.extend(ex)
