@@ -175,7 +175,9 @@ PRESETS = {
     "hybrid-distil-18": replace(HYBRID_LEAD, teacher=0.5, epochs=18),
     # "hybrid-distil-18" with a teacher that hears each noisy copy before the noise went in
     # (teacher_hears "dry"): teacher-student learning from parallel clean audio, aimed at TV
-    # noise, where every model so far falls furthest behind. Same cost as hybrid-distil-18.
+    # noise. Measured (v16-hybrid-dry-18 in docs/model-alternatives.md): 88.5 minutes from a
+    # fresh clone, and worse than v9 and hybrid-distil-18 on the dev voices, in TV noise
+    # most (fewer false actions, far fewer commands right), so not shipped.
     "hybrid-dry-18": replace(HYBRID_LEAD, teacher=0.5, teacher_hears="dry", epochs=18),
     # The shipped recipe in miniature, lead padding included (the tests run it).
     "tiny-hybrid": TINY_HYBRID,
