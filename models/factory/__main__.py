@@ -165,8 +165,8 @@ PRESETS = {
     # half as much weight as the CTC loss. The teacher runs at training time only. Measured
     # better than v9 on the dev voices (v14-hybrid-distil in docs/model-alternatives.md: more
     # commands right, fewer wrong, the same false actions), but not shipped: from a fresh
-    # clone it is estimated at about 96 minutes, over `make model`'s 90 (hybrid-distil-18's
-    # timed 90.5 plus two epochs of about 220 s, less the parallel dev check's two minutes).
+    # clone it is estimated at about 96 minutes, over `make model`'s 90 (hybrid-dry-18, the
+    # same teacher passes and dev check, timed at 88.5, plus two epochs of about 223 s).
     "hybrid-distil": replace(HYBRID_LEAD, teacher=0.5),
     # "hybrid-distil" in 18 epochs instead of 20 (the cosine schedule spans whatever count is
     # given), to fit `make model`'s 90 minutes. Measured (v15-hybrid-distil-18 in
