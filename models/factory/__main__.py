@@ -327,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--hold-out: {exc}")
         logging.info("holding out %s: %d training utterances, %d for the dev check",
                      ", ".join(held_out), len(examples), len(dev))
+    if preset.teacher and any(e.teacher is None for e in examples):
+        # The teacher never hears the preset's held-out voices (dataset.build).
+        ap.error(f"--hold-out: a distilling preset has no teacher targets for "
+                 f"{', '.join(preset.hold_out)}, so it must hold them out (it does by default)")
     calib = [e.feats for e in examples[:: max(1, len(examples) // 200)]]
     head = preset.frontend == "speech-mel32"
     pretrained = args.pretrained if head or hybrid else None
