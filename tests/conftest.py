@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -42,6 +44,18 @@ def subprocess_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return env
+
+
+@pytest.fixture
+def dataset_state(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``factory.dataset`` with every worker global (``_BABBLE``, ``_TEACHER``, ...) put back
+    after the test: ``_init_worker`` and ``build`` set them for the whole process. Found by
+    name, so a global added later is restored too."""
+    from factory import dataset
+
+    for name in [n for n in vars(dataset) if re.fullmatch(r"_[A-Z][A-Z_]*", n)]:
+        monkeypatch.setattr(dataset, name, getattr(dataset, name))
+    return dataset
 
 
 @pytest.fixture(scope="session")

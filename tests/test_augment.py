@@ -3,6 +3,8 @@ chatter lines that leaves the held-out voices out."""
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 import pytest
 
@@ -14,11 +16,10 @@ SR = aug.SR
 
 
 @pytest.fixture
-def stream_pool(monkeypatch: pytest.MonkeyPatch) -> tuple[list[np.ndarray], list[str]]:
+def stream_pool(monkeypatch: pytest.MonkeyPatch,
+                dataset_state: ModuleType) -> tuple[list[np.ndarray], list[str]]:
     """A small talker-stream pool made by the real worker set-up, every voice it used, and
-    the module state put back afterwards."""
-    for name in ("_BABBLE", "_ENGINES", "_FRONTEND", "_OWN_TV", "_SNR_MAX", "_STREAMS"):
-        monkeypatch.setattr(dataset, name, getattr(dataset, name))
+    the module state put back afterwards (``dataset_state``)."""
     monkeypatch.setattr(dataset, "STREAM_LINES", 8)
     used: list[str] = []
 

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -97,15 +98,11 @@ def test_a_distilled_network_exports_as_the_plain_one(tiny_hybrid_model: Path,
 
 @needs_teacher
 def test_the_teacher_hears_the_dry_audio_and_skips_held_out_voices(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        dataset_state: ModuleType) -> None:
     """``dataset.build(teacher=True)``: the student's audio does not depend on what the
     teacher hears; a dry teacher hears the clean copy as the mixing one does and the noisy copy
     without its noise; a held-out voice's utterances get no teacher targets."""
-    from factory import dataset
-
-    for name in ("_BABBLE", "_ENGINES", "_FRONTEND", "_OWN_TV", "_SNR_MAX", "_STREAMS",
-                 "_TEACHER", "_TEACHER_HEARS", "_HOLD_OUT"):
-        monkeypatch.setattr(dataset, name, getattr(dataset, name))
+    dataset = dataset_state
     sents = [("command", "turn on the kitchen light"), ("command", "stop the bathroom fan"),
              ("command", "set the office to twenty degrees"), ("chatter", "what a day")]
     mix = dataset.build(sents, 2, 5, 1, teacher=True, teacher_hears="mix")
