@@ -74,6 +74,10 @@ class Preset:
     # itself; "dry", that audio before the noise went in, so the student, hearing the TV,
     # learns what the speech alone sounds like to a real-speech network.
     teacher_hears: str = "mix"
+    # The rooms' direct-to-reverberant ratio, drawn uniformly from this range in dB
+    # (factory.augment.room_impulse). None: the tail holds hundreds of times the direct
+    # path's energy (DRR mostly -11 to -33 dB), as every recipe up to v16 was trained.
+    drr: tuple[float, float] | None = None
 
 
 # Speakers held out of training by default: flite's awb and rms and festival's ked are the
@@ -179,6 +183,10 @@ PRESETS = {
     # fresh clone, and worse than v9 and hybrid-distil-18 on the dev voices, in TV noise
     # most (fewer false actions, far fewer commands right), so not shipped.
     "hybrid-dry-18": replace(HYBRID_LEAD, teacher=0.5, teacher_hears="dry", epochs=18),
+    # "hybrid-lead" in rooms where the talker is heard directly too: a DRR from -12 dB (a few
+    # metres away in a living room, beyond the critical distance) to +8 dB (close by), where
+    # every earlier recipe heard mostly the tail (DRR -11 to -33 dB). Unmeasured.
+    "hybrid-room": replace(HYBRID_LEAD, drr=(-12.0, 8.0)),
     # The shipped recipe in miniature, lead padding included (the tests run it).
     "tiny-hybrid": TINY_HYBRID,
     # "hybrid-distil" in miniature.
@@ -216,7 +224,8 @@ def with_teacher(examples: list, cache: Path, grammar, held: set, preset: Preset
         again = dataset.build(sents, preset.copies, args.seed, args.workers,
                               desc="synthesise for the teacher", frontend_name=preset.frontend,
                               own_tv=preset.own_tv, snr_max=preset.snr_max,
-                              streams=preset.streams, hold_out=preset.hold_out, teacher=True,
+                              streams=preset.streams, drr=preset.drr,
+                              hold_out=preset.hold_out, teacher=True,
                               teacher_hears=preset.teacher_hears)
         if len(again) != len(examples) or any(
                 a.text != e.text or not np.array_equal(a.feats, e.feats)
@@ -277,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"-{args.seed}" + (f"-own{preset.own_tv:g}" if preset.own_tv else "")
                           + (f"-snr{preset.snr_max:g}" if preset.snr_max != SNR_MAX_DB else "")
                           + ("-streams" if preset.streams else "")
+                          + (f"-drr{preset.drr[0]:g}_{preset.drr[1]:g}" if preset.drr else "")
                           + ".pkl")
     data_cached = cache.exists()
     if data_cached:
@@ -286,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         sents = corpus.sentences(grammar.graph, preset.sentences, args.seed, held)
         examples = dataset.build(sents, preset.copies, args.seed, args.workers,
                                  frontend_name=preset.frontend, own_tv=preset.own_tv,
-                                 snr_max=preset.snr_max, streams=preset.streams,
+                                 snr_max=preset.snr_max, streams=preset.streams, drr=preset.drr,
                                  hold_out=preset.hold_out, teacher=bool(preset.teacher),
                                  teacher_hears=preset.teacher_hears)
         if preset.teacher:  # the teacher heard the audio as it was made: keep its view apart
@@ -297,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                                      held | {t for _, t in sents})
         dev = dataset.build(dev_sents, 1, args.seed + 7919, args.workers, desc="dev set",
                             frontend_name=preset.frontend, own_tv=preset.own_tv,
-                            snr_max=preset.snr_max, streams=preset.streams,
+                            snr_max=preset.snr_max, streams=preset.streams, drr=preset.drr,
                             hold_out=preset.hold_out)
         cache.write_bytes(pickle.dumps((examples, dev)))
     t_data = time.time() - t0

@@ -48,17 +48,29 @@ def speed(audio: np.ndarray, factor: float) -> np.ndarray:
     return soxr.resample(audio, SR * factor, SR).astype(np.float32)
 
 
-def room_impulse(rng: np.random.Generator, rt60: float) -> np.ndarray:
+def room_impulse(rng: np.random.Generator, rt60: float,
+                 drr: tuple[float, float] | None = None) -> np.ndarray:
+    """A direct path and an exponentially decaying noise tail.
+
+    ``drr``: the direct-to-reverberant ratio is drawn uniformly from this range in dB. None:
+    the direct path's amplitude is drawn against one tail *sample*, so the tail holds
+    hundreds of times its energy (DRR mostly -11 to -33 dB: a talker far across a bare hall),
+    as every recipe up to v16 was trained.
+    """
     n = int(SR * rt60)
     t = np.arange(n) / SR
     ir = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
     ir[: int(0.002 * SR)] = 0.0
-    ir[0] = 1.0 / (0.2 + rng.uniform(0, 1.5))  # direct path relative to the tail
+    if drr is None:
+        ir[0] = 1.0 / (0.2 + rng.uniform(0, 1.5))
+    else:  # one draw as above, so the draws after it stay where they were
+        ir[0] = np.sqrt(np.sum(ir[1:] ** 2) * 10 ** (rng.uniform(*drr) / 10))
     return (ir / np.sqrt(np.sum(ir**2))).astype(np.float32)
 
 
-def reverb(rng: np.random.Generator, audio: np.ndarray, rt60: float) -> np.ndarray:
-    wet = signal.fftconvolve(audio, room_impulse(rng, rt60))[: len(audio)]
+def reverb(rng: np.random.Generator, audio: np.ndarray, rt60: float,
+           drr: tuple[float, float] | None = None) -> np.ndarray:
+    wet = signal.fftconvolve(audio, room_impulse(rng, rt60, drr))[: len(audio)]
     return wet.astype(np.float32)
 
 
@@ -129,21 +141,24 @@ SNR_MAX_DB = 30.0
 def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray],
             strength: float = 1.0, own: np.ndarray | None = None,
             own_share: float = 0.0, snr_max: float = SNR_MAX_DB,
-            streams: bool = False) -> np.ndarray:
+            streams: bool = False, drr: tuple[float, float] | None = None) -> np.ndarray:
     """One random room/microphone/noise condition; ``strength`` 0 gives a clean copy.
 
     ``own``: chatter in the speaker's own voice; that share of the talker noise uses it.
     ``snr_max``: the cleanest noisy mix, in dB (the SNR is drawn uniformly up to it).
     ``streams``: other-voice talkers talk through the whole utterance (``talker_streams``)
     instead of one line each, all starting with it.
+    ``drr``: the rooms' direct-to-reverberant ratio range in dB (``room_impulse``).
     """
-    return augment_pair(rng, audio, babble, strength, own, own_share, snr_max, streams)[0]
+    return augment_pair(rng, audio, babble, strength, own, own_share, snr_max, streams,
+                        drr)[0]
 
 
 def augment_pair(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray],
                  strength: float = 1.0, own: np.ndarray | None = None,
                  own_share: float = 0.0, snr_max: float = SNR_MAX_DB,
-                 streams: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                 streams: bool = False, drr: tuple[float, float] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """``augment``'s audio (the same random draws, so the same samples) and that audio
     before the noise went in: speed, room, microphone and gain alike, sample for sample in
     time with it. A teacher that hears the second tells the student what the speech in the
@@ -153,7 +168,7 @@ def augment_pair(rng: np.random.Generator, audio: np.ndarray, babble: list[np.nd
     if strength <= 0:
         return x, x
     if rng.random() < 0.5:
-        x = reverb(rng, x, rng.uniform(0.15, 0.7))
+        x = reverb(rng, x, rng.uniform(0.15, 0.7), drr)
     if rng.random() < 0.7:
         x = microphone(rng, x)
     dry = x

@@ -37,6 +37,7 @@ _FRONTEND = "logmel40"
 _OWN_TV = 0.0
 _SNR_MAX = aug.SNR_MAX_DB
 _STREAMS = False
+_DRR: tuple[float, float] | None = None  # the rooms' DRR range in dB (aug.room_impulse)
 _TEACHER = None  # factory.teacher.Teacher in a worker that computes teacher targets
 _TEACHER_HEARS = "mix"  # what it hears: "mix", the training audio; "dry", it before the noise
 _HOLD_OUT: tuple[str, ...] = ()  # voices that train nothing: the teacher need not hear them
@@ -49,15 +50,16 @@ STREAM_LINES = 160
 def _init_worker(seed: int, frontend_name: str = "logmel40", own_tv: float = 0.0,
                  snr_max: float = aug.SNR_MAX_DB, streams: bool = False,
                  hold_out: tuple[str, ...] = (), teacher: bool = False,
-                 teacher_hears: str = "mix") -> None:
+                 teacher_hears: str = "mix", drr: tuple[float, float] | None = None) -> None:
     global _BABBLE, _ENGINES, _FRONTEND, _OWN_TV, _SNR_MAX, _STREAMS, _TEACHER, \
-        _TEACHER_HEARS, _HOLD_OUT
+        _TEACHER_HEARS, _HOLD_OUT, _DRR
     from factory.corpus import chatter
 
     _FRONTEND = frontend_name
     _OWN_TV = own_tv
     _SNR_MAX = snr_max
     _STREAMS = streams
+    _DRR = drr
     _ENGINES = available_engines()
     _TEACHER = None
     _TEACHER_HEARS = teacher_hears
@@ -107,7 +109,7 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
         x, dry = aug.augment_pair(nrng, audio, _BABBLE,
                                   strength=0.0 if c == 0 and copies > 1 else strength,
                                   own=own, own_share=_OWN_TV, snr_max=_SNR_MAX,
-                                  streams=_STREAMS)
+                                  streams=_STREAMS, drr=_DRR)
         heard = dry if _TEACHER_HEARS == "dry" else x
         out.append(Example(featurise(x).astype(np.float16), label, kind, voice.label, text,
                            teacher=_TEACHER(heard) if teach else None))
@@ -119,14 +121,15 @@ def build(sentences: list[tuple[str, str]], copies: int, seed: int, workers: int
           frontend_name: str = "logmel40", own_tv: float = 0.0,
           snr_max: float = aug.SNR_MAX_DB, streams: bool = False,
           hold_out: tuple[str, ...] = (), teacher: bool = False,
-          teacher_hears: str = "mix") -> list[Example]:
+          teacher_hears: str = "mix", drr: tuple[float, float] | None = None
+          ) -> list[Example]:
     """Synthesise every sentence once and augment it ``copies`` times (the first copy clean).
 
     ``streams``: talker noise as whole-utterance streams from a pool without ``hold_out``'s
     voices (``aug.talker_streams``); ``teacher``: each copy but those in a ``hold_out``
     voice also gets the teacher's view (``Example.teacher``) of its audio (``teacher_hears``
-    "mix") or of that audio before the noise went in ("dry"). The same arguments give the
-    same audio."""
+    "mix") or of that audio before the noise went in ("dry"); ``drr``: the rooms' DRR range
+    (``aug.room_impulse``). The same arguments give the same audio."""
     if teacher_hears not in TEACHER_HEARS:
         raise ValueError(f"teacher_hears: {teacher_hears!r}; expected one of "
                          f"{', '.join(TEACHER_HEARS)}")
@@ -134,13 +137,13 @@ def build(sentences: list[tuple[str, str]], copies: int, seed: int, workers: int
     examples: list[Example] = []
     if workers <= 1:
         _init_worker(seed, frontend_name, own_tv, snr_max, streams, hold_out, teacher,
-                     teacher_hears)
+                     teacher_hears, drr)
         for j in tqdm(jobs, desc=desc, unit="utt"):
             examples.extend(_make(j))
         return examples
     with mp.get_context("fork").Pool(workers, _init_worker,
                                       (seed, frontend_name, own_tv, snr_max, streams,
-                                       hold_out, teacher, teacher_hears)) as pool:
+                                       hold_out, teacher, teacher_hears, drr)) as pool:
         for ex in tqdm(pool.imap(_make, jobs, chunksize=8), total=len(jobs), desc=desc,
                        unit="utt"):
             examples.extend(ex)
