@@ -139,7 +139,9 @@ def write(path: Path, meta: dict) -> None:
         "- Sentences: commands sampled from the demo building's compiled grammar, the same "
         "commands with rooms the building lacks, and chatter. The evaluation sentences "
         "(`models/factory/heldout.py`) are removed from training.",
-        "- Augmentation: reverb (synthetic room impulses, RT60 0.15-0.7 s), cheap-microphone "
+        "- Augmentation: reverb (synthetic room impulses, RT60 0.15-0.7 s"
+        + (f", direct-to-reverberant ratio {meta['drr'][0]:g} to {meta['drr'][1]:g} dB"
+           if meta.get("drr") else "") + "), cheap-microphone "
         "band limits and resonances, white/pink/brown noise and babble at -2 to 30 dB SNR, gain"
         + (f"; {100 * meta['own_tv']:.0f} % of the babble is chatter in the speaker's own voice "
            "(1-3 talkers at their own speed), like a TV that sounds like them."
