@@ -185,7 +185,9 @@ PRESETS = {
     "hybrid-dry-18": replace(HYBRID_LEAD, teacher=0.5, teacher_hears="dry", epochs=18),
     # "hybrid-lead" in rooms where the talker is heard directly too: a DRR from -12 dB (a few
     # metres away in a living room, beyond the critical distance) to +8 dB (close by), where
-    # every earlier recipe heard mostly the tail (DRR -11 to -33 dB). Unmeasured.
+    # every earlier recipe heard mostly the tail (DRR -11 to -33 dB). Measured
+    # (v17-hybrid-room in docs/model-alternatives.md): 72 min from a fresh clone, worse than
+    # v9 on the dev voices, in reverb too, so not shipped.
     "hybrid-room": replace(HYBRID_LEAD, drr=(-12.0, 8.0)),
     # The shipped recipe in miniature, lead padding included (the tests run it).
     "tiny-hybrid": TINY_HYBRID,
