@@ -31,8 +31,9 @@ latency: setup
 	$(PY) -m bench.latency
 
 # Benchmarks -> docs/benchmarks.md + docs/img/: accuracy vs SNR against pocketsphinx and
-# Whisper tiny.en, cost per engine, NPU readiness, aarch64 check, model trade-off (44 minutes
-# measured on 2 cores; `make bench BENCH_ARGS=--quick` took 8 minutes).
+# Whisper tiny.en, cost per engine, NPU readiness, aarch64 check, model trade-off (47 minutes
+# measured on 2 cores with the held-out clips already made; `make bench BENCH_ARGS=--quick`
+# took 8 minutes).
 BENCH_ARGS ?=
 bench: setup
 	.venv/bin/pip install -q -e "python[dev,factory,bench]"

@@ -42,7 +42,7 @@ from bench import conditions as cond
 from bench.dataset import DEFAULT_CACHE, HeldoutAudio, make_clips, spread
 from bench.eval import file_digest, machine
 from bench.metrics import Metrics, Scored, summarise
-from edgeasr.acoustic import find_model
+from edgeasr.acoustic import AcousticModel, find_model
 from edgeasr.grammar import load_building_grammar
 
 log = logging.getLogger("bench.benchmarks")
@@ -73,9 +73,11 @@ def dir_bytes(*paths: Path) -> int:
 
 def model_sizes(model: Path, engines: Sequence[str]) -> dict[str, dict[str, Any]]:
     """What each engine that ran loads from disk to recognise (bytes, what was counted)."""
+    # A split model's frozen embedder is a file of its own that the runtime loads too.
+    files = [model, AcousticModel.embedder_path(model), model.with_suffix(".json")]
+    files = [f for f in files if f.is_file()]
     sizes: dict[str, dict[str, Any]] = {
-        "edgeasr": {"bytes": dir_bytes(model, model.with_suffix(".json")),
-                    "what": f"{model.name} + {model.with_suffix('.json').name}"},
+        "edgeasr": {"bytes": dir_bytes(*files), "what": " + ".join(f.name for f in files)},
     }
     if "pocketsphinx" in engines:
         import pocketsphinx
