@@ -79,6 +79,13 @@ class Preset:
     # path's energy (DRR mostly -11 to -33 dB), as every recipe up to v16 was trained.
     drr: tuple[float, float] | None = None
 
+    def audio_args(self) -> dict:
+        """What ``dataset.build`` needs to make this preset's audio: every call passes the
+        same, so the teacher's second synthesis hears what the first one made."""
+        return {"frontend_name": self.frontend, "own_tv": self.own_tv,
+                "snr_max": self.snr_max, "streams": self.streams, "drr": self.drr,
+                "hold_out": self.hold_out}
+
 
 # Speakers held out of training by default: flite's awb and rms and festival's ked are the
 # only voices made from those speakers' recordings (flite slt and festival's HTS slt share a
@@ -224,11 +231,8 @@ def with_teacher(examples: list, cache: Path, grammar, held: set, preset: Preset
     else:
         sents = corpus.sentences(grammar.graph, preset.sentences, args.seed, held)
         again = dataset.build(sents, preset.copies, args.seed, args.workers,
-                              desc="synthesise for the teacher", frontend_name=preset.frontend,
-                              own_tv=preset.own_tv, snr_max=preset.snr_max,
-                              streams=preset.streams, drr=preset.drr,
-                              hold_out=preset.hold_out, teacher=True,
-                              teacher_hears=preset.teacher_hears)
+                              desc="synthesise for the teacher", **preset.audio_args(),
+                              teacher=True, teacher_hears=preset.teacher_hears)
         if len(again) != len(examples) or any(
                 a.text != e.text or not np.array_equal(a.feats, e.feats)
                 for a, e in zip(again, examples, strict=True)):
@@ -297,9 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         sents = corpus.sentences(grammar.graph, preset.sentences, args.seed, held)
         examples = dataset.build(sents, preset.copies, args.seed, args.workers,
-                                 frontend_name=preset.frontend, own_tv=preset.own_tv,
-                                 snr_max=preset.snr_max, streams=preset.streams, drr=preset.drr,
-                                 hold_out=preset.hold_out, teacher=bool(preset.teacher),
+                                 **preset.audio_args(), teacher=bool(preset.teacher),
                                  teacher_hears=preset.teacher_hears)
         if preset.teacher:  # the teacher heard the audio as it was made: keep its view apart
             teacher_cache(cache, preset.teacher_hears).write_bytes(
@@ -308,9 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         dev_sents = corpus.sentences(grammar.graph, preset.dev_sentences, args.seed + 7919,
                                      held | {t for _, t in sents})
         dev = dataset.build(dev_sents, 1, args.seed + 7919, args.workers, desc="dev set",
-                            frontend_name=preset.frontend, own_tv=preset.own_tv,
-                            snr_max=preset.snr_max, streams=preset.streams, drr=preset.drr,
-                            hold_out=preset.hold_out)
+                            **preset.audio_args())
         cache.write_bytes(pickle.dumps((examples, dev)))
     t_data = time.time() - t0
     if args.data_only:
