@@ -32,7 +32,7 @@ def stream_pool(monkeypatch: pytest.MonkeyPatch,
     # surely draw one of them (38 % of draws each).
     held = tuple(f"flite:{v}" for v in FLITE_VOICES) + tuple(
         f"festival:{v}" for v in FESTIVAL_VOICES)
-    dataset._init_worker(3, streams=True, hold_out=held)
+    dataset._init_worker(3, recipe=aug.Augmentation(streams=True), hold_out=held)
     return list(dataset._BABBLE), used
 
 
@@ -100,3 +100,28 @@ def test_rooms_hear_the_talker_directly_at_the_drawn_drr() -> None:
     aug.room_impulse(a, 0.4)
     aug.room_impulse(b, 0.4, (-12.0, 8.0))
     assert a.random() == b.random()
+
+
+def test_reverb_share_sets_how_many_noisy_copies_hear_a_room(monkeypatch) -> None:
+    """``Augmentation.reverb``: the chance a noisy copy goes through a room; clean copies
+    never do. The recipe names its cache only where it differs from the defaults, so data
+    made before the field existed is still found."""
+    rooms: list[int] = []
+    real = aug.reverb
+
+    def counted(rng, audio, rt60, drr=None):
+        rooms.append(1)
+        return real(rng, audio, rt60, drr)
+
+    monkeypatch.setattr(aug, "reverb", counted)
+    speech = np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1
+    for share, low, high in ((0.0, 0, 0), (1.0, 60, 60), (0.8, 40, 56)):
+        rooms.clear()
+        recipe = aug.Augmentation(reverb=share)
+        for seed in range(60):
+            aug.augment(np.random.default_rng(seed), speech, [], recipe=recipe)
+        aug.augment(np.random.default_rng(0), speech, [], strength=0.0, recipe=recipe)
+        assert low <= len(rooms) <= high, (share, len(rooms))
+    assert aug.DEFAULT.tag() == "" and aug.Augmentation(reverb=0.8).tag() == "-reverb0.8"
+    with pytest.raises(ValueError, match="reverb 1.5"):
+        aug.Augmentation(reverb=1.5)

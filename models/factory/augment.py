@@ -5,6 +5,8 @@ Every transform is random but seeded by the caller, so a factory run is reproduc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import soxr
 from scipy import signal
@@ -134,31 +136,58 @@ def talker_streams(rng: np.random.Generator, babble: list[np.ndarray], n: int,
     return out
 
 
-# The cleanest noisy mix in dB unless a preset asks for harder ones (Preset.snr_max).
+# The cleanest noisy mix in dB unless a preset asks for harder ones (Augmentation.snr_max).
 SNR_MAX_DB = 30.0
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """How the noisy copies are made: a preset's choices (the defaults: v9's recipe).
+
+    ``own_share``: the share of the talker noise made of chatter in the speaker's own voice
+    (``own_voice_tv``; needs ``own``). ``snr_max``: the cleanest noisy mix in dB (the SNR is
+    drawn uniformly up to it). ``streams``: other-voice talkers talk through the whole
+    utterance (``talker_streams``) instead of one line each, all starting with it. ``drr``:
+    the rooms' direct-to-reverberant ratio range in dB (``room_impulse``). ``reverb``: the
+    chance that a noisy copy is heard through a room.
+    """
+
+    own_share: float = 0.0
+    snr_max: float = SNR_MAX_DB
+    streams: bool = False
+    drr: tuple[float, float] | None = None
+    reverb: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.reverb <= 1.0:
+            raise ValueError(f"reverb {self.reverb}: expected a chance from 0 to 1")
+
+    def tag(self) -> str:
+        """What tells this recipe's training audio from the defaults' in a cache's name
+        (empty for the defaults, so caches made before a field existed stay valid)."""
+        return ((f"-own{self.own_share:g}" if self.own_share else "")
+                + (f"-snr{self.snr_max:g}" if self.snr_max != SNR_MAX_DB else "")
+                + ("-streams" if self.streams else "")
+                + (f"-drr{self.drr[0]:g}_{self.drr[1]:g}" if self.drr else "")
+                + (f"-reverb{self.reverb:g}" if self.reverb != 0.5 else ""))
+
+
+DEFAULT = Augmentation()
 
 
 def augment(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray],
             strength: float = 1.0, own: np.ndarray | None = None,
-            own_share: float = 0.0, snr_max: float = SNR_MAX_DB,
-            streams: bool = False, drr: tuple[float, float] | None = None) -> np.ndarray:
+            recipe: Augmentation = DEFAULT) -> np.ndarray:
     """One random room/microphone/noise condition; ``strength`` 0 gives a clean copy.
 
-    ``own``: chatter in the speaker's own voice; that share of the talker noise uses it.
-    ``snr_max``: the cleanest noisy mix, in dB (the SNR is drawn uniformly up to it).
-    ``streams``: other-voice talkers talk through the whole utterance (``talker_streams``)
-    instead of one line each, all starting with it.
-    ``drr``: the rooms' direct-to-reverberant ratio range in dB (``room_impulse``).
+    ``own``: a chatter line in the speaker's own voice (``recipe.own_share``).
     """
-    return augment_pair(rng, audio, babble, strength, own, own_share, snr_max, streams,
-                        drr)[0]
+    return augment_pair(rng, audio, babble, strength, own, recipe)[0]
 
 
 def augment_pair(rng: np.random.Generator, audio: np.ndarray, babble: list[np.ndarray],
                  strength: float = 1.0, own: np.ndarray | None = None,
-                 own_share: float = 0.0, snr_max: float = SNR_MAX_DB,
-                 streams: bool = False, drr: tuple[float, float] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 recipe: Augmentation = DEFAULT) -> tuple[np.ndarray, np.ndarray]:
     """``augment``'s audio (the same random draws, so the same samples) and that audio
     before the noise went in: speed, room, microphone and gain alike, sample for sample in
     time with it. A teacher that hears the second tells the student what the speech in the
@@ -167,8 +196,8 @@ def augment_pair(rng: np.random.Generator, audio: np.ndarray, babble: list[np.nd
     x = pad_silence(rng, x)
     if strength <= 0:
         return x, x
-    if rng.random() < 0.5:
-        x = reverb(rng, x, rng.uniform(0.15, 0.7), drr)
+    if rng.random() < recipe.reverb:
+        x = reverb(rng, x, rng.uniform(0.15, 0.7), recipe.drr)
     if rng.random() < 0.7:
         x = microphone(rng, x)
     dry = x
@@ -177,9 +206,9 @@ def augment_pair(rng: np.random.Generator, audio: np.ndarray, babble: list[np.nd
         talkers = kind < 0.45 and bool(babble)
         if talkers:
             k = int(rng.integers(1, 4))
-            if own is not None and len(own) and rng.random() < own_share:
+            if own is not None and len(own) and rng.random() < recipe.own_share:
                 noise = own_voice_tv(rng, own, k)
-            elif streams:
+            elif recipe.streams:
                 noise = talker_streams(rng, babble, len(x), k)
             else:
                 parts = [babble[int(i)] for i in rng.integers(0, len(babble), k)]
@@ -194,7 +223,8 @@ def augment_pair(rng: np.random.Generator, audio: np.ndarray, babble: list[np.nd
         else:
             noise = colored_noise(rng, len(x), float(rng.choice([0.0, 1.0, 2.0])))
         # Other talkers carry phones the label lacks: keep them quieter than the speaker.
-        snr = rng.uniform(3, snr_max) if talkers else rng.uniform(-2, snr_max)
+        snr = (rng.uniform(3, recipe.snr_max) if talkers
+               else rng.uniform(-2, recipe.snr_max))
         x = mix_at_snr(x, np.asarray(noise, dtype=np.float32), snr)
     gain = 10 ** rng.uniform(-1.5, 0.3) / (np.max(np.abs(x)) + 1e-6)
     return (np.clip(x * gain, -1, 1).astype(np.float32),

@@ -139,7 +139,8 @@ def write(path: Path, meta: dict) -> None:
         "- Sentences: commands sampled from the demo building's compiled grammar, the same "
         "commands with rooms the building lacks, and chatter. The evaluation sentences "
         "(`models/factory/heldout.py`) are removed from training.",
-        "- Augmentation: reverb (synthetic room impulses, RT60 0.15-0.7 s"
+        f"- Augmentation: reverb on {100 * meta.get('reverb', 0.5):.0f} % of the noisy copies "
+        "(synthetic room impulses, RT60 0.15-0.7 s"
         + (f", direct-to-reverberant ratio {meta['drr'][0]:g} to {meta['drr'][1]:g} dB"
            if meta.get("drr") else "") + "), cheap-microphone "
         "band limits and resonances, white/pink/brown noise and babble at -2 to 30 dB SNR, gain"

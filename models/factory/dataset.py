@@ -34,10 +34,7 @@ class Example:
 _BABBLE: list[np.ndarray] = []
 _ENGINES: list[str] = []
 _FRONTEND = "logmel40"
-_OWN_TV = 0.0
-_SNR_MAX = aug.SNR_MAX_DB
-_STREAMS = False
-_DRR: tuple[float, float] | None = None  # the rooms' DRR range in dB (aug.room_impulse)
+_RECIPE = aug.DEFAULT  # how the noisy copies are made
 _TEACHER = None  # factory.teacher.Teacher in a worker that computes teacher targets
 _TEACHER_HEARS = "mix"  # what it hears: "mix", the training audio; "dry", it before the noise
 _HOLD_OUT: tuple[str, ...] = ()  # voices that train nothing: the teacher need not hear them
@@ -47,19 +44,14 @@ TEACHER_HEARS = ("mix", "dry")
 STREAM_LINES = 160
 
 
-def _init_worker(seed: int, frontend_name: str = "logmel40", own_tv: float = 0.0,
-                 snr_max: float = aug.SNR_MAX_DB, streams: bool = False,
-                 hold_out: tuple[str, ...] = (), teacher: bool = False,
-                 teacher_hears: str = "mix", drr: tuple[float, float] | None = None) -> None:
-    global _BABBLE, _ENGINES, _FRONTEND, _OWN_TV, _SNR_MAX, _STREAMS, _TEACHER, \
-        _TEACHER_HEARS, _HOLD_OUT, _DRR
+def _init_worker(seed: int, frontend_name: str = "logmel40",
+                 recipe: aug.Augmentation = aug.DEFAULT, hold_out: tuple[str, ...] = (),
+                 teacher: bool = False, teacher_hears: str = "mix") -> None:
+    global _BABBLE, _ENGINES, _FRONTEND, _RECIPE, _TEACHER, _TEACHER_HEARS, _HOLD_OUT
     from factory.corpus import chatter
 
     _FRONTEND = frontend_name
-    _OWN_TV = own_tv
-    _SNR_MAX = snr_max
-    _STREAMS = streams
-    _DRR = drr
+    _RECIPE = recipe
     _ENGINES = available_engines()
     _TEACHER = None
     _TEACHER_HEARS = teacher_hears
@@ -72,7 +64,7 @@ def _init_worker(seed: int, frontend_name: str = "logmel40", own_tv: float = 0.0
     # Talker streams: a larger pool, so the model cannot learn two dozen lines by heart, and
     # none in a held-out voice, whose TV-noise results the dev check and evaluation report.
     # Without streams: the 24 lines of every earlier recipe, from any voice (as shipped).
-    lines, exclude = (STREAM_LINES, list(hold_out)) if streams else (24, [])
+    lines, exclude = (STREAM_LINES, list(hold_out)) if recipe.streams else (24, [])
     _BABBLE = []
     while len(_BABBLE) < lines:
         voice = random_voice(rng, _ENGINES)
@@ -92,7 +84,7 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
         return []
     label = np.asarray(phone_ids(phones_for_text(text)), dtype=np.int16)
     own = None
-    if _OWN_TV > 0 and strength > 0:
+    if _RECIPE.own_share > 0 and strength > 0:
         # Chatter in the speaker's own voice: a TV talker that sounds like them, so the model
         # must follow the louder voice rather than the one that sounds different.
         from factory.corpus import chatter
@@ -108,8 +100,7 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
     for c in range(copies):
         x, dry = aug.augment_pair(nrng, audio, _BABBLE,
                                   strength=0.0 if c == 0 and copies > 1 else strength,
-                                  own=own, own_share=_OWN_TV, snr_max=_SNR_MAX,
-                                  streams=_STREAMS, drr=_DRR)
+                                  own=own, recipe=_RECIPE)
         heard = dry if _TEACHER_HEARS == "dry" else x
         out.append(Example(featurise(x).astype(np.float16), label, kind, voice.label, text,
                            teacher=_TEACHER(heard) if teach else None))
@@ -118,32 +109,29 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
 
 def build(sentences: list[tuple[str, str]], copies: int, seed: int, workers: int,
           strength: float = 1.0, desc: str = "synthesise",
-          frontend_name: str = "logmel40", own_tv: float = 0.0,
-          snr_max: float = aug.SNR_MAX_DB, streams: bool = False,
-          hold_out: tuple[str, ...] = (), teacher: bool = False,
-          teacher_hears: str = "mix", drr: tuple[float, float] | None = None
+          frontend_name: str = "logmel40", recipe: aug.Augmentation = aug.DEFAULT,
+          hold_out: tuple[str, ...] = (), teacher: bool = False, teacher_hears: str = "mix"
           ) -> list[Example]:
     """Synthesise every sentence once and augment it ``copies`` times (the first copy clean).
 
-    ``streams``: talker noise as whole-utterance streams from a pool without ``hold_out``'s
-    voices (``aug.talker_streams``); ``teacher``: each copy but those in a ``hold_out``
-    voice also gets the teacher's view (``Example.teacher``) of its audio (``teacher_hears``
-    "mix") or of that audio before the noise went in ("dry"); ``drr``: the rooms' DRR range
-    (``aug.room_impulse``). The same arguments give the same audio."""
+    ``recipe``: how the noisy copies are made (``aug.Augmentation``); with its ``streams``,
+    the talkers' pool leaves out ``hold_out``'s voices. ``teacher``: each copy but those in
+    a ``hold_out`` voice also gets the teacher's view (``Example.teacher``) of its audio
+    (``teacher_hears`` "mix") or of that audio before the noise went in ("dry"). The same
+    arguments give the same audio."""
     if teacher_hears not in TEACHER_HEARS:
         raise ValueError(f"teacher_hears: {teacher_hears!r}; expected one of "
                          f"{', '.join(TEACHER_HEARS)}")
     jobs = [(seed * 1_000_003 + i, k, t, copies, strength) for i, (k, t) in enumerate(sentences)]
     examples: list[Example] = []
     if workers <= 1:
-        _init_worker(seed, frontend_name, own_tv, snr_max, streams, hold_out, teacher,
-                     teacher_hears, drr)
+        _init_worker(seed, frontend_name, recipe, hold_out, teacher, teacher_hears)
         for j in tqdm(jobs, desc=desc, unit="utt"):
             examples.extend(_make(j))
         return examples
     with mp.get_context("fork").Pool(workers, _init_worker,
-                                      (seed, frontend_name, own_tv, snr_max, streams,
-                                       hold_out, teacher, teacher_hears, drr)) as pool:
+                                      (seed, frontend_name, recipe, hold_out, teacher,
+                                       teacher_hears)) as pool:
         for ex in tqdm(pool.imap(_make, jobs, chunksize=8), total=len(jobs), desc=desc,
                        unit="utt"):
             examples.extend(ex)
