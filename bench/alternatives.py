@@ -30,12 +30,11 @@ NOTES_MARKER = "<!-- notes below are kept by bench.alternatives -->"
 def model_files(path: Path) -> dict:
     """The row's path, bytes and sha256 of a model; a split model's bytes are both files'
     (as bench.targets.model_budget counts them), and its embedder's digest is kept too."""
-    digest = file_digest(path)
-    row = {"path": digest["path"], "bytes": digest["bytes"], "sha256": digest["sha256"]}
-    embedder = AcousticModel.embedder_path(path)
-    if embedder.is_file():
-        row["embedder"] = file_digest(embedder)
-        row["bytes"] += row["embedder"]["bytes"]
+    model, *embedder = (file_digest(f) for f in AcousticModel.graph_files(path))
+    row = {"path": model["path"], "bytes": model["bytes"], "sha256": model["sha256"]}
+    if embedder:
+        row["embedder"] = embedder[0]
+        row["bytes"] += embedder[0]["bytes"]
     return row
 
 

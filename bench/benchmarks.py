@@ -74,8 +74,8 @@ def dir_bytes(*paths: Path) -> int:
 def model_sizes(model: Path, engines: Sequence[str]) -> dict[str, dict[str, Any]]:
     """What each engine that ran loads from disk to recognise (bytes, what was counted)."""
     # A split model's frozen embedder is a file of its own that the runtime loads too.
-    files = [model, AcousticModel.embedder_path(model), model.with_suffix(".json")]
-    files = [f for f in files if f.is_file()]
+    meta = model.with_suffix(".json")
+    files = AcousticModel.graph_files(model) + ([meta] if meta.is_file() else [])
     sizes: dict[str, dict[str, Any]] = {
         "edgeasr": {"bytes": dir_bytes(*files), "what": " + ".join(f.name for f in files)},
     }

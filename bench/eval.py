@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     per, overall = aggregate(records, names, args.conditions)
     targets = check(per, overall)
     model_path = find_model(args.model)
-    embedder_path = AcousticModel.embedder_path(model_path)
+    graphs = [file_digest(f) for f in AcousticModel.graph_files(model_path)]
     if "edgeasr" in names:
         targets += model_budget(model_path)
 
@@ -220,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         "argv": argv_str,
         "quick": args.quick,
         "json_path": _rel(json_path),
-        "model": file_digest(model_path),
-        **({"embedder": file_digest(embedder_path)} if embedder_path.is_file() else {}),
+        "model": graphs[0],
+        **({"embedder": graphs[1]} if len(graphs) > 1 else {}),
         "building": _rel(args.config),
         "machine": machine(),
         "engines": {e.name: e.describe() for e in engines},

@@ -224,6 +224,13 @@ class AcousticModel:
         """Where a split model's front network lives: beside it, ``NAME.embedder.tflite``."""
         return model.with_suffix(".embedder.tflite")
 
+    @staticmethod
+    def graph_files(model: Path) -> list[Path]:
+        """The TFLite graphs that make up ``model``: itself and, for a split model, its
+        front network where it lies beside it (what a size budget counts)."""
+        embedder = AcousticModel.embedder_path(model)
+        return [model, embedder] if embedder.is_file() else [model]
+
     def _map_inputs(self) -> list[_Input]:
         """Which feature columns and rows each model input takes.
 
