@@ -439,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         **({"members": len(args.weights)} if args.weights and len(args.weights) > 1 else {}),
         **({"drop_view": preset.drop_view} if preset.drop_view else {}),
         **({"drr": list(preset.drr)} if preset.drr else {}),
-        **({"reverb": preset.reverb} if preset.reverb != 0.5 else {}),
+        **({"reverb": preset.reverb} if preset.reverb != Augmentation.reverb else {}),
         **({"teacher": preset.teacher, "teacher_hears": preset.teacher_hears}
            if preset.teacher else {}),
         "shape": asdict(preset.shape), "train_examples": len(examples),

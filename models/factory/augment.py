@@ -169,7 +169,7 @@ class Augmentation:
                 + (f"-snr{self.snr_max:g}" if self.snr_max != SNR_MAX_DB else "")
                 + ("-streams" if self.streams else "")
                 + (f"-drr{self.drr[0]:g}_{self.drr[1]:g}" if self.drr else "")
-                + (f"-reverb{self.reverb:g}" if self.reverb != 0.5 else ""))
+                + (f"-reverb{self.reverb:g}" if self.reverb != Augmentation.reverb else ""))
 
 
 DEFAULT = Augmentation()
