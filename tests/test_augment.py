@@ -125,3 +125,21 @@ def test_reverb_share_sets_how_many_noisy_copies_hear_a_room(monkeypatch) -> Non
     assert aug.DEFAULT.tag() == "" and aug.Augmentation(reverb=0.8).tag() == "-reverb0.8"
     with pytest.raises(ValueError, match="reverb 1.5"):
         aug.Augmentation(reverb=1.5)
+
+
+def test_without_the_clean_copy_every_copy_of_a_sentence_is_noisy() -> None:
+    """``Augmentation.clean_copy``: by default the first of a sentence's copies is the clean
+    speech; without it, neither copy is. The same seed synthesises the same speech either
+    way, and the cache name says which recipe made the data."""
+    sentence = [("command", "turn on the kitchen light")]
+    clean = dataset.build(sentence, 1, seed=3, workers=1, strength=0.0)[0].feats
+
+    def is_clean(recipe: aug.Augmentation) -> list[bool]:
+        copies = dataset.build(sentence, 2, seed=3, workers=1, recipe=recipe)
+        assert [c.text for c in copies] == [sentence[0][1]] * 2
+        return [c.feats.shape == clean.shape and bool(np.array_equal(c.feats, clean))
+                for c in copies]
+
+    assert is_clean(aug.DEFAULT) == [True, False]
+    assert is_clean(aug.Augmentation(clean_copy=False)) == [False, False]
+    assert aug.Augmentation(clean_copy=False).tag() == "-noclean"

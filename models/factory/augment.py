@@ -149,7 +149,8 @@ class Augmentation:
     drawn uniformly up to it). ``streams``: other-voice talkers talk through the whole
     utterance (``talker_streams``) instead of one line each, all starting with it. ``drr``:
     the rooms' direct-to-reverberant ratio range in dB (``room_impulse``). ``reverb``: the
-    chance that a noisy copy is heard through a room.
+    chance that a noisy copy is heard through a room. ``clean_copy``: with several copies of
+    a sentence, the first is clean (False: every copy is noisy).
     """
 
     own_share: float = 0.0
@@ -157,6 +158,7 @@ class Augmentation:
     streams: bool = False
     drr: tuple[float, float] | None = None
     reverb: float = 0.5
+    clean_copy: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.reverb <= 1.0:
@@ -169,7 +171,8 @@ class Augmentation:
                 + (f"-snr{self.snr_max:g}" if self.snr_max != SNR_MAX_DB else "")
                 + ("-streams" if self.streams else "")
                 + (f"-drr{self.drr[0]:g}_{self.drr[1]:g}" if self.drr else "")
-                + (f"-reverb{self.reverb:g}" if self.reverb != Augmentation.reverb else ""))
+                + (f"-reverb{self.reverb:g}" if self.reverb != Augmentation.reverb else "")
+                + ("" if self.clean_copy else "-noclean"))
 
 
 DEFAULT = Augmentation()

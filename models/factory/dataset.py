@@ -99,7 +99,8 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
     teach = _TEACHER is not None and not has_voice(voice.label, list(_HOLD_OUT))
     for c in range(copies):
         x, dry = aug.augment_pair(nrng, audio, _BABBLE,
-                                  strength=0.0 if c == 0 and copies > 1 else strength,
+                                  strength=0.0 if c == 0 and copies > 1
+                                  and _RECIPE.clean_copy else strength,
                                   own=own, recipe=_RECIPE)
         heard = dry if _TEACHER_HEARS == "dry" else x
         out.append(Example(featurise(x).astype(np.float16), label, kind, voice.label, text,
