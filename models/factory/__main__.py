@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeasr.features import N_MELS
-from factory.augment import SNR_MAX_DB, Augmentation
+from factory.augment import DEFAULT as DEFAULT_AUGMENTATION
+from factory.augment import Augmentation
 from factory.embedding import hop_frames
 from factory.train import LEAD_PAD, ModelShape
 
@@ -44,16 +45,9 @@ class Preset:
     # speech_embedding network pretrained on real speech runs first, the trained part is a
     # small head on its embeddings (see factory/embedding.py).
     frontend: str = "logmel40"
-    # Share of the talker noise made from chatter in the speaker's own voice (a TV that
-    # sounds like them); 0 = babble of other training voices only.
-    own_tv: float = 0.0
-    # The cleanest noisy training mix in dB (SNR drawn uniformly up to it; talkers from 3 dB,
-    # other noise from -2 dB). Lower: more of the noisy copies are hard.
-    snr_max: float = SNR_MAX_DB
-    # True: other-voice talkers talk through the whole utterance, from a pool of chatter
-    # lines without the held-out voices (factory.augment.talker_streams), as a TV does; False:
-    # one line each from a pool of 24, all starting with the utterance.
-    streams: bool = False
+    # How the noisy copies are made: talkers, SNR, rooms (factory.augment.Augmentation; its
+    # defaults are the shipped recipe's).
+    augmentation: Augmentation = DEFAULT_AUGMENTATION
     # Voices left out of training; the dev check and the confidence calibration use them.
     hold_out: tuple[str, ...] = ()
     # speech-mel32 and hybrid: offsets the frozen network runs at (4: an embedding every
@@ -74,25 +68,10 @@ class Preset:
     # itself; "dry", that audio before the noise went in, so the student, hearing the TV,
     # learns what the speech alone sounds like to a real-speech network.
     teacher_hears: str = "mix"
-    # The rooms' direct-to-reverberant ratio, drawn uniformly from this range in dB
-    # (factory.augment.room_impulse). None: the tail holds hundreds of times the direct
-    # path's energy (DRR mostly -11 to -33 dB), as every recipe up to v16 was trained.
-    drr: tuple[float, float] | None = None
-    # The chance that a noisy copy is heard through a room (0.5: every recipe up to v17).
-    reverb: float = 0.5
-    # With several copies of a sentence, the first is clean (every recipe up to v19);
-    # False: every copy is noisy.
-    clean_copy: bool = True
-
-    def augmentation(self) -> Augmentation:
-        """How this preset's noisy copies are made (factory.augment)."""
-        return Augmentation(own_share=self.own_tv, snr_max=self.snr_max, streams=self.streams,
-                            drr=self.drr, reverb=self.reverb, clean_copy=self.clean_copy)
-
     def audio_args(self) -> dict:
         """What ``dataset.build`` needs to make this preset's audio: every call passes the
         same, so the teacher's second synthesis hears what the first one made."""
-        return {"frontend_name": self.frontend, "recipe": self.augmentation(),
+        return {"frontend_name": self.frontend, "recipe": self.augmentation,
                 "hold_out": self.hold_out}
 
 
@@ -112,9 +91,11 @@ TINY_HYBRID = Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(1
 PRESETS = {
     # What the tests run: the same pipelines end to end, in about a minute each.
     "tiny": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
-                   epochs=1, batch_frames=4000, own_tv=0.5, hold_out=DEV_VOICES),
+                   epochs=1, batch_frames=4000, augmentation=Augmentation(own_share=0.5),
+                   hold_out=DEV_VOICES),
     "tiny-speech": Preset(sentences=48, copies=1, dev_sentences=8, shape=ModelShape(16, 1, 5),
-                          epochs=1, batch_frames=4000, frontend="speech-mel32", own_tv=0.5,
+                          epochs=1, batch_frames=4000, frontend="speech-mel32",
+                          augmentation=Augmentation(own_share=0.5),
                           hold_out=DEV_VOICES),
     # The log-mel model shipped until v8 (v5 in docs/model-alternatives.md): three speakers
     # (no other voice shares their recordings) train nothing, so the confidence is calibrated
@@ -125,13 +106,15 @@ PRESETS = {
     # "full" with half of the talker noise in the speaker's own voice: measured, no better in
     # TV noise (docs/model-alternatives.md, v2-own-tv), so not shipped.
     "full-tv": Preset(sentences=9000, copies=2, dev_sentences=300,
-                      shape=ModelShape(192, 10, 9), epochs=14, batch_frames=16000, own_tv=0.5),
+                      shape=ModelShape(192, 10, 9), epochs=14, batch_frames=16000,
+                      augmentation=Augmentation(own_share=0.5)),
     # "full" at 24 epochs (as v4) with noisy copies at most 20 dB SNR instead of 30: more of
     # the training noise as hard as a TV at 10 dB. Measured worse than v4 on the dev voices in
     # every condition but 0 dB (v6-noisy-24 in docs/model-alternatives.md), so not shipped.
     "full-noisy": Preset(sentences=9000, copies=2, dev_sentences=300,
                          shape=ModelShape(192, 10, 9), epochs=24, batch_frames=16000,
-                         hold_out=DEV_VOICES, snr_max=20.0),
+                         hold_out=DEV_VOICES,
+                         augmentation=Augmentation(snr_max=20.0)),
     # The pretrained-front-end candidate (v3-speech-20 in docs/model-alternatives.md): far
     # better on the clean and reverberant held-out voice, worse at 10 dB TV noise, and less
     # confident on espeak-ng voices (the demo's lone wake phrase is rejected), so not shipped.
@@ -169,7 +152,8 @@ PRESETS = {
     "hybrid-tv": Preset(sentences=9000, copies=2, dev_sentences=300,
                         shape=ModelShape(192, 10, 9), epochs=20, batch_frames=16000,
                         frontend="logmel40+speech-mel32", hold_out=DEV_VOICES, phases=2,
-                        lead_pad=LEAD_PAD, streams=True),
+                        lead_pad=LEAD_PAD,
+                        augmentation=Augmentation(streams=True)),
     # "hybrid-lead" with a wider trained part (256 channels instead of 192) for 14 epochs
     # instead of 20, so it trains in about the same time. Measured no better on the dev
     # voices (v12-hybrid-wide in docs/model-alternatives.md: fewer TV commands, more false
@@ -205,19 +189,19 @@ PRESETS = {
     # (v17-hybrid-room in docs/model-alternatives.md): 72 min from a fresh clone, fewer
     # commands right than v9 on the dev voices, but no fewer than v9's own recipe with
     # another seed (v18-seed2): within the seed spread, so not shipped and not shown worse.
-    "hybrid-room": replace(HYBRID_LEAD, drr=(-12.0, 8.0)),
+    "hybrid-room": replace(HYBRID_LEAD, augmentation=Augmentation(drr=(-12.0, 8.0))),
     # "hybrid-lead" with 80 % of the noisy copies heard through a room instead of half (the
     # same rooms, mostly tail): does more reverb in training buy reverb commands, and at what
     # cost in TV noise? Measured once (v19-hybrid-wet, session 20: 81 min from a fresh
     # clone): no more reverb commands on the dev voices (370 of 504 at 0.65; v9 367, its
     # seed-2 twin 369) and far fewer in 10 dB TV noise (240; v9 330, seed 2 299), beyond
     # the seed spread, so not shipped.
-    "hybrid-wet": replace(HYBRID_LEAD, reverb=0.8),
+    "hybrid-wet": replace(HYBRID_LEAD, augmentation=Augmentation(reverb=0.8)),
     # "hybrid-lead" without the clean copy: both copies of every sentence noisy, so twice
     # as many copies hear TV-like noise without a room. hybrid-wet, with fewer of those,
     # lost 10 dB TV commands beyond the seed spread; does having more of them gain some, and
     # what does the clean condition lose? Not measured yet.
-    "hybrid-noisy": replace(HYBRID_LEAD, clean_copy=False),
+    "hybrid-noisy": replace(HYBRID_LEAD, augmentation=Augmentation(clean_copy=False)),
     # The shipped recipe in miniature, lead padding included (the tests run it).
     "tiny-hybrid": TINY_HYBRID,
     # "hybrid-distil" in miniature.
@@ -311,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     held = heldout.evaluation_texts(grammar.graph)
     args.cache.mkdir(parents=True, exist_ok=True)
     cache = args.cache / (f"data-{preset.frontend}-{preset.sentences}x{preset.copies}"
-                          f"-{args.seed}{preset.augmentation().tag()}.pkl")
+                          f"-{args.seed}{preset.augmentation.tag()}.pkl")
     data_cached = cache.exists()
     if data_cached:
         logging.info("reusing synthesised data from %s", cache)
@@ -441,14 +425,10 @@ def main(argv: list[str] | None = None) -> int:
     dev_result = devcheck.run(model_path, dev, args.config, args.workers)
     meta = {
         "preset": args.preset, "frontend": preset.frontend, "seed": args.seed,
-        "own_tv": preset.own_tv,
-        "streams": preset.streams,
+        **preset.augmentation.meta(),
         "epochs": epochs, "held_out_voices": held_out,
         **({"members": len(args.weights)} if args.weights and len(args.weights) > 1 else {}),
         **({"drop_view": preset.drop_view} if preset.drop_view else {}),
-        **({"drr": list(preset.drr)} if preset.drr else {}),
-        **({"reverb": preset.reverb} if preset.reverb != Augmentation.reverb else {}),
-        **({} if preset.clean_copy else {"clean_copy": False}),
         **({"teacher": preset.teacher, "teacher_hears": preset.teacher_hears}
            if preset.teacher else {}),
         "shape": asdict(preset.shape), "train_examples": len(examples),

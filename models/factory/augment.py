@@ -145,12 +145,17 @@ class Augmentation:
     """How the noisy copies are made: a preset's choices (the defaults: v9's recipe).
 
     ``own_share``: the share of the talker noise made of chatter in the speaker's own voice
-    (``own_voice_tv``; needs ``own``). ``snr_max``: the cleanest noisy mix in dB (the SNR is
-    drawn uniformly up to it). ``streams``: other-voice talkers talk through the whole
-    utterance (``talker_streams``) instead of one line each, all starting with it. ``drr``:
-    the rooms' direct-to-reverberant ratio range in dB (``room_impulse``). ``reverb``: the
-    chance that a noisy copy is heard through a room. ``clean_copy``: with several copies of
-    a sentence, the first is clean (False: every copy is noisy).
+    (``own_voice_tv``, a TV that sounds like them; needs ``own``); 0: babble of other
+    training voices only. ``snr_max``: the cleanest noisy mix in dB (the SNR is drawn
+    uniformly up to it; talkers from 3 dB, other noise from -2 dB); lower: more of the noisy
+    copies are hard. ``streams``: other-voice talkers talk through the whole utterance
+    (``talker_streams``), from a pool of chatter lines without the held-out voices, as a TV
+    does, instead of one line each from a pool of 24, all starting with it. ``drr``: the
+    rooms' direct-to-reverberant ratio range in dB (``room_impulse``); None: the tail holds
+    hundreds of times the direct path's energy (DRR mostly -11 to -33 dB), as every recipe
+    up to v16 was trained. ``reverb``: the chance that a noisy copy is heard through a room
+    (0.5 up to v17). ``clean_copy``: with several copies of a sentence, the first is clean
+    (every recipe up to v19); False: every copy is noisy.
     """
 
     own_share: float = 0.0
@@ -163,6 +168,14 @@ class Augmentation:
     def __post_init__(self) -> None:
         if not 0.0 <= self.reverb <= 1.0:
             raise ValueError(f"reverb {self.reverb}: expected a chance from 0 to 1")
+
+    def meta(self) -> dict:
+        """What the model's meta (and so its card) records of this recipe: the talker
+        fields always, the others where they differ from the defaults."""
+        return {"own_tv": self.own_share, "streams": self.streams,
+                **({"drr": list(self.drr)} if self.drr else {}),
+                **({"reverb": self.reverb} if self.reverb != Augmentation.reverb else {}),
+                **({} if self.clean_copy else {"clean_copy": False})}
 
     def tag(self) -> str:
         """What tells this recipe's training audio from the defaults' in a cache's name

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 from edgeasr.features import FRONTEND_BINS
+from factory.augment import Augmentation
 
 SOURCES = """\
 | input | used for | licence |
@@ -141,7 +142,7 @@ def write(path: Path, meta: dict) -> None:
         "- Sentences: commands sampled from the demo building's compiled grammar, the same "
         "commands with rooms the building lacks, and chatter. The evaluation sentences "
         "(`models/factory/heldout.py`) are removed from training.",
-        f"- Augmentation: reverb on {100 * meta.get('reverb', 0.5):.0f} % of the noisy copies "
+        f"- Augmentation: reverb on {100 * meta.get('reverb', Augmentation.reverb):.0f} % of the noisy copies "
         "(synthetic room impulses, RT60 0.15-0.7 s"
         + (f", direct-to-reverberant ratio {meta['drr'][0]:g} to {meta['drr'][1]:g} dB"
            if meta.get("drr") else "") + "), cheap-microphone "
