@@ -131,7 +131,8 @@ def write(path: Path, meta: dict) -> None:
         "",
         "## Training data",
         f"- {meta['train_sentences']} synthetic sentences x {meta['copies']} augmented copies"
-        + (" (the first clean)" if meta.get("clean_copy", True) and meta["copies"] > 1
+        + (" (the first clean)" if meta.get("clean_copy", Augmentation.clean_copy)
+           and meta["copies"] > 1
            else " (all noisy)" if meta["copies"] > 1 else "")
         + (f", {meta['train_examples']} utterances of them in training (the held-out voices' "
            "are for the dev check below)" if meta.get("held_out_voices")
