@@ -20,7 +20,7 @@ lint: setup
 # Reproduce the shipped model from nothing: 84.5 minutes on an idle 2-core machine from a
 # fresh clone (docs/model-alternatives.md; about 2 hours on cores shared with other jobs).
 model: setup
-	cd models && ../$(PY) -m factory --preset hybrid-lead
+	cd models && ../$(PY) -m factory --preset hybrid-noisy --seed 2
 
 # Held-out evaluation (Piper joe voice, noise, non-commands) against pocketsphinx.
 eval: setup

@@ -212,11 +212,11 @@ def test_missing_required_top_level(tmp_path: Path) -> None:
 def test_filler_penalty_is_optional_and_must_be_negative(tmp_path: Path) -> None:
     assert load_building(ROOT / "examples" / "demo-building.yaml").recognizer.filler_penalty \
         is None
-    assert "recognizer:\n  threshold: 0.65\n" in DEMO_TEXT
+    assert "recognizer:\n  threshold: 0.6\n" in DEMO_TEXT
 
     def with_filler(value: str) -> str:
-        return DEMO_TEXT.replace("recognizer:\n  threshold: 0.65\n",
-                                 f"recognizer:\n  threshold: 0.65\n  filler_penalty: {value}\n")
+        return DEMO_TEXT.replace("recognizer:\n  threshold: 0.6\n",
+                                 f"recognizer:\n  threshold: 0.6\n  filler_penalty: {value}\n")
 
     ok = load_building(write(tmp_path, with_filler("-0.5"), "ok.yaml"))
     assert ok.recognizer.filler_penalty == -0.5
@@ -230,11 +230,11 @@ def test_threshold_left_out_is_the_engines_default(tmp_path: Path) -> None:
     pytest.importorskip("tflite_runtime")
     from edgeasr.recognizer import DEFAULT_THRESHOLD, Recognizer
 
-    no_key = write(tmp_path, DEMO_TEXT.replace("recognizer:\n  threshold: 0.65\n",
+    no_key = write(tmp_path, DEMO_TEXT.replace("recognizer:\n  threshold: 0.6\n",
                                                "recognizer:\n  filler_penalty: -0.5\n"), "a.yaml")
-    no_section = write(tmp_path, DEMO_TEXT.replace("recognizer:\n  threshold: 0.65\n", ""),
+    no_section = write(tmp_path, DEMO_TEXT.replace("recognizer:\n  threshold: 0.6\n", ""),
                        "b.yaml")
-    own = write(tmp_path, DEMO_TEXT.replace("threshold: 0.65", "threshold: 0.3"), "c.yaml")
+    own = write(tmp_path, DEMO_TEXT.replace("threshold: 0.6", "threshold: 0.3"), "c.yaml")
     assert load_building(no_key).recognizer.threshold is None
     assert Recognizer.from_config(no_key).threshold == DEFAULT_THRESHOLD
     assert Recognizer.from_config(no_section).threshold == DEFAULT_THRESHOLD

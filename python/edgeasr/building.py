@@ -4,7 +4,7 @@ One YAML schema (see ``examples/demo-building.yaml`` for a commented instance)::
 
     building: {name: str}                      # required
     wake_phrase: str | null                    # optional, spoken words
-    recognizer: {threshold: float 0..1,        # optional, default 0.65
+    recognizer: {threshold: float 0..1,        # optional, default 0.6
                  filler_penalty: float < 0}    # optional, default off
     rooms:                                     # required, at least one
       - name: str                              # spoken name, e.g. "living room"
