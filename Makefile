@@ -17,8 +17,9 @@ test: setup
 lint: setup
 	$(PY) -m ruff check python tests models scripts bench
 
-# Reproduce the shipped model from nothing: 84.5 minutes on an idle 2-core machine from a
-# fresh clone (docs/model-alternatives.md; about 2 hours on cores shared with other jobs).
+# Reproduce the shipped model (v21-hybrid-noisy) from nothing: 68 minutes on a 2-core machine
+# from a fresh clone, the same recipe with seed 1 86 minutes on a slow day
+# (docs/model-alternatives.md; about 2 hours on cores shared with other jobs).
 model: setup
 	cd models && ../$(PY) -m factory --preset hybrid-noisy --seed 2
 
