@@ -210,6 +210,11 @@ PRESETS = {
     # clone, at its dev-rule threshold 0.6: 1236 right / 72 wrong / 6 of 672; clean 495,
     # 10 dB TV 317, reverb 423. Both seeds beat v9 on the dev voices.
     "hybrid-noisy": replace(HYBRID_LEAD, augmentation=Augmentation(clean_copy=False)),
+    # "hybrid-noisy" with half of the talker noise in the speaker's own voice (a TV that
+    # sounds like them, as make eval's TV mix is made of the held-out voice's own chatter).
+    # Tried before only on the log-mel model (v2-own-tv: no better); is the hybrid different?
+    "hybrid-noisy-own": replace(HYBRID_LEAD, augmentation=Augmentation(clean_copy=False,
+                                                                       own_share=0.5)),
     # hybrid-lead in miniature, lead padding included (the tests run it; the shipped
     # hybrid-noisy differs only in its augmentation, which a tiny run cannot tell apart).
     "tiny-hybrid": TINY_HYBRID,
