@@ -73,6 +73,11 @@ def coffee_context() -> Path:
     return COFFEE_CONTEXT
 
 
+# What the factory writes into the tiny models' edgeasr.json: the shipped model's threshold,
+# so the tiny models act as the shipped one would on the same confidences.
+TINY_THRESHOLD = 0.6
+
+
 def _factory_model(tmp_path_factory: pytest.TempPathFactory, preset: str) -> Path:
     if importlib.util.find_spec("tensorflow") is None:
         pytest.skip("tensorflow is not installed (pip install -e 'python[factory]')")
@@ -83,7 +88,8 @@ def _factory_model(tmp_path_factory: pytest.TempPathFactory, preset: str) -> Pat
     out, cache = base / "model", base / "cache"
     proc = subprocess.run(
         [sys.executable, "-m", "factory", "--preset", preset, "--out", str(out),
-         "--cache", str(cache), "--workers", "2", "--config", str(DEMO_CONFIG)],
+         "--cache", str(cache), "--workers", "2", "--config", str(DEMO_CONFIG),
+         "--threshold", str(TINY_THRESHOLD)],
         cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
         timeout=600, check=False,
     )

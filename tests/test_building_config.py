@@ -212,11 +212,10 @@ def test_missing_required_top_level(tmp_path: Path) -> None:
 def test_filler_penalty_is_optional_and_must_be_negative(tmp_path: Path) -> None:
     assert load_building(ROOT / "examples" / "demo-building.yaml").recognizer.filler_penalty \
         is None
-    assert "recognizer:\n  threshold: 0.6\n" in DEMO_TEXT
+    assert "\nrecognizer:" not in DEMO_TEXT
 
     def with_filler(value: str) -> str:
-        return DEMO_TEXT.replace("recognizer:\n  threshold: 0.6\n",
-                                 f"recognizer:\n  threshold: 0.6\n  filler_penalty: {value}\n")
+        return DEMO_TEXT + f"\nrecognizer:\n  threshold: 0.6\n  filler_penalty: {value}\n"
 
     ok = load_building(write(tmp_path, with_filler("-0.5"), "ok.yaml"))
     assert ok.recognizer.filler_penalty == -0.5
@@ -224,19 +223,34 @@ def test_filler_penalty_is_optional_and_must_be_negative(tmp_path: Path) -> None
     assert "recognizer.filler_penalty" in str(err) and "less than 0" in str(err)
 
 
-def test_threshold_left_out_is_the_engines_default(tmp_path: Path) -> None:
-    """A building without recognizer.threshold gets recognizer.DEFAULT_THRESHOLD; one that
-    sets it keeps its own; --threshold (the argument) wins over both."""
+def test_threshold_left_out_is_the_models_own(tmp_path: Path) -> None:
+    """A building without recognizer.threshold gets the model's (its edgeasr.json), so a new
+    model brings the threshold chosen with its calibration; one that sets it keeps its own;
+    --threshold (the argument) wins over both."""
     pytest.importorskip("tflite_runtime")
-    from edgeasr.recognizer import DEFAULT_THRESHOLD, Recognizer
+    import json
+    import shutil
 
-    no_key = write(tmp_path, DEMO_TEXT.replace("recognizer:\n  threshold: 0.6\n",
-                                               "recognizer:\n  filler_penalty: -0.5\n"), "a.yaml")
-    no_section = write(tmp_path, DEMO_TEXT.replace("recognizer:\n  threshold: 0.6\n", ""),
-                       "b.yaml")
-    own = write(tmp_path, DEMO_TEXT.replace("threshold: 0.6", "threshold: 0.3"), "c.yaml")
+    from edgeasr.acoustic import find_model
+    from edgeasr.recognizer import Recognizer
+
+    shipped = find_model(None)
+    if not shipped.is_file():
+        pytest.skip("no shipped model yet (make model)")
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for f in shipped.parent.glob(f"{shipped.stem}*"):
+        shutil.copy(f, model_dir / f.name)
+    model = model_dir / shipped.name
+    meta = json.loads(model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps({**meta, "threshold": 0.42}))
+
+    no_key = write(tmp_path, DEMO_TEXT + "\nrecognizer:\n  filler_penalty: -0.5\n", "a.yaml")
+    no_section = write(tmp_path, DEMO_TEXT, "b.yaml")
+    own = write(tmp_path, DEMO_TEXT + "\nrecognizer:\n  threshold: 0.3\n", "c.yaml")
     assert load_building(no_key).recognizer.threshold is None
-    assert Recognizer.from_config(no_key).threshold == DEFAULT_THRESHOLD
-    assert Recognizer.from_config(no_section).threshold == DEFAULT_THRESHOLD
-    assert Recognizer.from_config(own).threshold == 0.3
-    assert Recognizer.from_config(own, threshold=0.9).threshold == 0.9
+    assert Recognizer.from_config(no_key, model).threshold == 0.42
+    assert Recognizer.from_config(no_section, model).threshold == 0.42
+    assert Recognizer.from_config(no_section).threshold == meta["threshold"]
+    assert Recognizer.from_config(own, model).threshold == 0.3
+    assert Recognizer.from_config(own, model, threshold=0.9).threshold == 0.9

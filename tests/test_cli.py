@@ -132,9 +132,9 @@ def test_config_error_names_file_and_line(
     tmp_path: Path, tiny_model: Path, demo_config: Path
 ) -> None:
     lines = demo_config.read_text().splitlines(keepends=True)
-    lineno = next(i for i, line in enumerate(lines) if line.startswith("recognizer:")) + 2
-    assert lines[lineno - 1].strip().startswith("threshold:")
-    lines[lineno - 1] = lines[lineno - 1].replace("threshold:", "treshold:")
+    lineno = next(i for i, line in enumerate(lines) if line.startswith("building:")) + 2
+    assert lines[lineno - 1].strip().startswith("name:")
+    lines[lineno - 1] = lines[lineno - 1].replace("name:", "nmae:")
     bad = tmp_path / "typo.yaml"
     bad.write_text("".join(lines))
     for cmd in (["transcribe", "--config", bad, "--model", tiny_model, "--json",
@@ -144,7 +144,7 @@ def test_config_error_names_file_and_line(
         assert proc.stdout == b""
         err = proc.stderr.decode()
         assert f"{bad}:{lineno}:" in err
-        assert "treshold" in err and "threshold" in err
+        assert "nmae" in err and "name" in err.replace("nmae", "")
 
 
 def test_startup_errors_exit_2(

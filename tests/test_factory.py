@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DEMO_CONFIG, ROOT, subprocess_env
+from conftest import DEMO_CONFIG, ROOT, TINY_THRESHOLD, subprocess_env
 
 from edgeasr.acoustic import AcousticModel, Calibration, ModelError, _interpreter_class
 from edgeasr.features import N_MELS
@@ -34,7 +34,10 @@ def test_tiny_preset_writes_every_artefact(tiny_model: Path) -> None:
     assert meta["size_bytes"] == tiny_model.stat().st_size
     dev = meta["dev"]
     assert dev["commands"] + dev["non_commands"] > 0
-    calib = json.loads((out / "edgeasr.json").read_text())["calibration"]
+    runtime = json.loads((out / "edgeasr.json").read_text())
+    # --threshold goes to the runtime with the calibration, and the dev figures use it.
+    assert runtime["threshold"] == dev["threshold"] == TINY_THRESHOLD
+    calib = runtime["calibration"]
     assert {"scale", "offset"} <= set(calib) <= {f.name for f in fields(Calibration)}
     assert all(np.isfinite(v) for v in calib.values())
 
@@ -401,7 +404,7 @@ def test_dev_check_gives_the_same_figures_in_parallel(tiny_model: Path, tmp_path
         d.mkdir()
         for f in tiny_model.parent.glob("edgeasr*"):
             shutil.copy(f, d / f.name)
-        figures.append(devcheck.run(d / "edgeasr.tflite", dev, DEMO_CONFIG, workers))
+        figures.append(devcheck.run(d / "edgeasr.tflite", dev, DEMO_CONFIG, 0.6, workers))
         assert json.loads((d / "edgeasr.json").read_text())["calibration"] == \
             figures[-1]["calibration"]
     assert figures[0] == figures[1]

@@ -97,6 +97,28 @@ def test_model_json_names_an_unknown_front_end(tmp_path: Path, shipped_model: Pa
         AcousticModel(model)
 
 
+def test_model_json_threshold_is_checked_and_optional(tmp_path: Path,
+                                                      shipped_model: Path) -> None:
+    """The model carries the threshold that goes with its calibration; a bad one is an error
+    naming the file, and a file from before models carried one gets even odds."""
+    import shutil
+
+    from edgeasr.acoustic import FALLBACK_THRESHOLD
+
+    for f in shipped_model.parent.glob(f"{shipped_model.stem}*"):
+        shutil.copy(f, tmp_path / f.name)
+    model = tmp_path / shipped_model.name
+    meta_path = model.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    assert 0 < AcousticModel(model).threshold == meta["threshold"] < 1
+    for bad in (1.5, -0.1, "0.6", True):
+        meta_path.write_text(json.dumps({**meta, "threshold": bad}))
+        with pytest.raises(ModelError, match=rf"{meta_path.name}: threshold .*from 0 to 1"):
+            AcousticModel(model)
+    meta_path.write_text(json.dumps({k: v for k, v in meta.items() if k != "threshold"}))
+    assert AcousticModel(model).threshold == FALLBACK_THRESHOLD
+
+
 def test_reference_kernels_run_the_same_graph(shipped_model: Path, speech: np.ndarray) -> None:
     """TFLite's reference kernels (what aarch64 computes) give the same phones, give or take
     x86's optimized int8 rounding, and an unknown kernel set is a clear error."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeasr.acoustic import FALLBACK_THRESHOLD
 from edgeasr.features import N_MELS
 from factory.augment import DEFAULT as DEFAULT_AUGMENTATION
 from factory.augment import Augmentation
@@ -275,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--epochs", type=int, help="override the preset's epoch count")
+    ap.add_argument("--threshold", type=float, default=FALLBACK_THRESHOLD,
+                    help="the confidence the runtime needs to act, written into edgeasr.json "
+                         "beside the calibration (default: %(default)s, its even odds); chosen "
+                         "after training on the dev voices (python -m bench.threshold, "
+                         "docs/configuration.md), so `make model` passes the shipped model's")
     ap.add_argument("--hold-out", metavar="VOICES",
                     help="comma-separated voices (engine:name; an espeak voice also matches its "
                          "variants) left out of training; the dev check and the confidence "
@@ -289,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-only", action="store_true",
                     help="synthesise (or reuse) the training data, then stop")
     args = ap.parse_args(argv)
+    if not 0.0 <= args.threshold <= 1.0:
+        ap.error(f"--threshold {args.threshold}: expected a confidence from 0 to 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     preset = PRESETS[args.preset]
     held_out = (list(preset.hold_out) if args.hold_out is None
@@ -425,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     model_path.write_bytes(tflite)
     ops = [op for g in graphs for op in export.graph_report(g)]
     # What the runtime needs to feed the model; devcheck adds the confidence calibration.
-    runtime_meta: dict = {"frontend": preset.frontend}
+    runtime_meta: dict = {"frontend": preset.frontend, "threshold": args.threshold}
     if head or hybrid:
         from factory.embedding import EXTRA, LEFT
 
@@ -436,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from factory import card, devcheck
 
-    dev_result = devcheck.run(model_path, dev, args.config, args.workers)
+    dev_result = devcheck.run(model_path, dev, args.config, args.threshold, args.workers)
     meta = {
         "preset": args.preset, "frontend": preset.frontend, "seed": args.seed,
         **preset.augmentation.meta(),

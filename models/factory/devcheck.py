@@ -19,7 +19,7 @@ from tqdm import tqdm
 from edgeasr.acoustic import AcousticModel, Calibration
 from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.grammar import load_building_grammar
-from edgeasr.recognizer import DEFAULT_THRESHOLD, judge
+from edgeasr.recognizer import judge
 from factory.dataset import Example
 
 log = logging.getLogger(__name__)
@@ -66,10 +66,11 @@ def _check(ex: Example) -> tuple[Hypothesis | None, bool, str]:
     return hyp, ok, "command" if ref is not None else ex.kind
 
 
-def run(model_path: Path, dev: list[Example], config: Path, workers: int = 1) -> dict:
+def run(model_path: Path, dev: list[Example], config: Path, threshold: float,
+        workers: int = 1) -> dict:
     """Decode the dev set with the int8 model (``workers`` processes: each utterance is
     decoded alone, so the results do not depend on the count), write the calibration next
-    to the model and return the dev figures at the default threshold."""
+    to the model and return the dev figures at ``threshold`` (the model's own)."""
     desc = {"desc": "dev check", "unit": "utt", "total": len(dev)}
     if workers <= 1:
         _init(model_path, config)
@@ -93,9 +94,9 @@ def run(model_path: Path, dev: list[Example], config: Path, workers: int = 1) ->
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     kind = np.array(kinds)
     cmd = kind == "command"
-    # The runtime's acting rule at the default threshold. Without the audio every frame
+    # The runtime's acting rule at the model's threshold. Without the audio every frame
     # counts as loud for the outside rule, so this is a little stricter than the service.
-    accepted = np.array([h is not None and judge(h, cal, DEFAULT_THRESHOLD)[1] for h in hyps])
+    accepted = np.array([h is not None and judge(h, cal, threshold)[1] for h in hyps])
     return {
         "commands": int(cmd.sum()),
         "non_commands": int((~cmd).sum()),
@@ -105,5 +106,5 @@ def run(model_path: Path, dev: list[Example], config: Path, workers: int = 1) ->
         "false_accepts_by_kind": {
             k: float(np.mean(accepted[kind == k])) for k in sorted(set(kinds)) if k != "command"},
         "calibration": cal.__dict__,
-        "threshold": DEFAULT_THRESHOLD,
+        "threshold": threshold,
     }

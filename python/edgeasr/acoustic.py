@@ -92,6 +92,18 @@ class Calibration:
         return float(1.0 / (1.0 + np.exp(-z)))
 
 
+# The confidence a model's results need before anything is sent, where its edgeasr.json
+# does not say (files made before models carried their own): the calibration's even odds.
+FALLBACK_THRESHOLD = 0.5
+
+
+def _threshold(value: Any, meta_path: Path) -> float:
+    """The ``threshold`` of a model's edgeasr.json, checked."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ModelError(f"{meta_path}: threshold {value!r}: expected a number from 0 to 1")
+    return float(value)
+
+
 def find_model(path: str | Path | None) -> Path:
     """The model to load: the given path, or the one shipped with the package/repo."""
     if path is not None:
@@ -207,6 +219,8 @@ class AcousticModel:
         self._lock = threading.Lock()  # a TFLite interpreter runs one inference at a time
         meta = self._load_meta()
         self.calibration = Calibration(**meta.get("calibration", {}))
+        self.threshold = _threshold(meta.get("threshold", FALLBACK_THRESHOLD),
+                                    self.path.with_suffix(".json"))
         self.frontend = str(meta.get("frontend", "logmel40"))
         try:
             self.features = frontend(self.frontend)

@@ -4,7 +4,7 @@ One YAML schema (see ``examples/demo-building.yaml`` for a commented instance)::
 
     building: {name: str}                      # required
     wake_phrase: str | null                    # optional, spoken words
-    recognizer: {threshold: float 0..1,        # optional, default 0.6
+    recognizer: {threshold: float 0..1,        # optional, default the model's (edgeasr.json)
                  filler_penalty: float < 0}    # optional, default off
     rooms:                                     # required, at least one
       - name: str                              # spoken name, e.g. "living room"
@@ -482,7 +482,7 @@ class BuildingInfo(_Strict):
 
 
 class Recognizer(_Strict):
-    # None: the engine's default (recognizer.DEFAULT_THRESHOLD, docs/configuration.md).
+    # None: the model's own (its edgeasr.json "threshold", docs/configuration.md).
     threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     # Opt-in: quiet audio around a command may be background at this cost per 20 ms frame
     # (log-probability, e.g. -0.5); see docs/architecture.md "Quiet filler".

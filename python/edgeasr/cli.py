@@ -14,7 +14,7 @@ from typing import Any
 from edgeasr.acoustic import KERNELS, ModelError
 from edgeasr.audio import AudioError, read_pcm, read_wav
 from edgeasr.building import ConfigError
-from edgeasr.recognizer import DEFAULT_THRESHOLD, Recognizer, Result
+from edgeasr.recognizer import Recognizer, Result
 
 log = logging.getLogger("edgeasr")
 
@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", type=Path, help="TFLite model (default: the shipped one)")
     t.add_argument("--threshold", type=float,
                    help="minimum confidence to act "
-                   f"(default: the config's, else {DEFAULT_THRESHOLD})")
+                   "(default: the config's, else the model's own, from its edgeasr.json)")
     t.add_argument("--kernels", choices=KERNELS, default="optimized",
                    help="TFLite CPU kernels: 'reference' is slow but gives, on any machine, "
                    "the results of the board's CPU (default: optimized)")

@@ -53,7 +53,7 @@ class PipelineConfig:
     # pause_confidence to be sent after vad.early_silence_s. Chosen on training voices with
     # bench.early_decisions (docs/knx.md).
     early_confidence: float = 0.8
-    pause_confidence: float = 0.75  # no lower than the recogniser's default threshold
+    pause_confidence: float = 0.75  # no lower than the shipped model's threshold (0.6)
     # push_to_talk: audio kept from before the press (people start as they press) and after
     # the release (and as they finish); a press longer than max_press_s is decoded then.
     ptt_pre_roll_s: float = 0.3

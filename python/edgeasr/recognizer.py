@@ -22,11 +22,6 @@ from edgeasr.telegram import Telegram
 
 log = logging.getLogger(__name__)
 
-# Chosen on the dev voices (flite awb, rms, festival ked: never trained on) with
-# `python -m bench.threshold`: the lowest that keeps false actions on their non-commands under
-# 1 % with the shipped model (v21-hybrid-noisy: 6 of 672 = 0.9 % at 0.6, 7 = 1.04 % at 0.55;
-# docs/configuration.md). A new model has its own calibration, so this is chosen again with it.
-DEFAULT_THRESHOLD = 0.6
 # Loud speech around the sentence (``Hypothesis.outside``, mean per-frame shortfall over the
 # worst 200 ms) beyond which nothing is sent, whatever the confidence: "never open the
 # blinds" is not "open the blinds". Chosen on training voices with `python -m bench.filler`
@@ -60,8 +55,12 @@ class Result:
 
 class Recognizer:
     def __init__(self, grammar: CompiledGrammar, model: AcousticModel,
-                 threshold: float = DEFAULT_THRESHOLD,
+                 threshold: float | None = None,
                  filler_penalty: float | None = None) -> None:
+        # None: the model's own (edgeasr.json), chosen with its calibration: a model brought
+        # by an update carries the threshold that goes with it.
+        if threshold is None:
+            threshold = model.threshold
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold {threshold} is outside 0..1")
         if filler_penalty is not None and filler_penalty >= 0.0:
@@ -86,8 +85,6 @@ class Recognizer:
         settings = grammar.building.recognizer if grammar.building is not None else None
         if threshold is None and settings is not None:
             threshold = settings.threshold
-        if threshold is None:
-            threshold = DEFAULT_THRESHOLD
         filler = settings.filler_penalty if settings is not None else None
         return cls(grammar, AcousticModel(model, delegate=delegate, kernels=kernels), threshold,
                    filler)
@@ -96,8 +93,7 @@ class Recognizer:
     def from_context(cls, path: str | Path, model: str | Path | None = None,
                      threshold: float | None = None, kernels: str = "optimized") -> Recognizer:
         """A recogniser for a Picovoice Rhino context YAML (intent + slots, no telegrams)."""
-        return cls(load_context_grammar(path), AcousticModel(model, kernels=kernels),
-                   DEFAULT_THRESHOLD if threshold is None else threshold)
+        return cls(load_context_grammar(path), AcousticModel(model, kernels=kernels), threshold)
 
     def recognize(self, pcm: np.ndarray) -> Result:
         """Recognise one utterance of 16 kHz mono float32 audio."""
