@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("models", nargs="+", help="LABEL=PATH[:NOTE]")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threshold", type=float,
-                    help="EdgeASR's threshold (default: the demo building's)")
+                    help="EdgeASR's threshold (default: the model's own, from its edgeasr.json)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "model-alternatives.md")
     ap.add_argument("--json", type=Path, default=RESULTS, help="rows, merged by label")
     args = ap.parse_args(argv)
