@@ -20,7 +20,7 @@ import argparse
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,9 @@ class Outcome:
     heard: Heard | None
     in_pause: bool
     after_speech_s: float  # from the end of speech (speech_end_frame) to the decision
+    # In a pause: the quiet its rule waited for (Pipeline.pause_wait: the settled rule's
+    # short one, or the pause rule's).
+    quiet_ms: int | None = None
 
 
 class _Replayed:
@@ -97,7 +100,8 @@ def replay(pipeline: Pipeline, audio: np.ndarray) -> Outcome:
         got = stepper.push(stream[i * FRAME : (i + 1) * FRAME])
         after = (i + 1 - speech_end) * FRAME / 16000
         if isinstance(got, Heard):
-            return Outcome(got, True, after)
+            wait = pipeline.pause_wait(got)
+            return Outcome(got, True, after, None if wait is None else round(1000 * wait))
         if got is not None:
             return Outcome(pipeline._evaluate(got), False, after)
     tail = stepper.flush()
@@ -118,11 +122,23 @@ def clip_record(voice: str, condition: str, policy: str, clip: Clip, outcome: Ou
     heard = outcome.heard
     result = heard.result if heard is not None else None
     return {"voice": voice, "condition": condition, "policy": policy, "text": clip.text,
-            "verdict": verdict, "in_pause": outcome.in_pause,
+            "verdict": verdict, "in_pause": outcome.in_pause, "quiet_ms": outcome.quiet_ms,
             "ms_after_speech": round(1000 * outcome.after_speech_s),
             "heard": result.text if result is not None else None,
             "decoded_ms": round(len(heard.audio) / 16) if heard is not None else None,
             "confidence": round(result.confidence, 3) if result is not None else None}
+
+
+def _confidences(text: str) -> tuple[float, float]:
+    """``EARLY/PAUSE``, two confidences from 0 to 1."""
+    try:
+        early, pause = (float(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected EARLY/PAUSE, two confidences such as 0.8/0.75") from None
+    if not (0 <= early <= 1 and 0 <= pause <= 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: confidences go from 0 to 1")
+    return early, pause
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,18 +150,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, help="TFLite model (default: the shipped one)")
     ap.add_argument("--json", type=Path, default=RESULTS)
     ap.add_argument("--policies", nargs="+", metavar="NAME",
-                    help="policies to replay (default: all): " + "; ".join(POLICIES))
+                    help="policies to replay (default: all, or none with --confidences): "
+                         + "; ".join(POLICIES))
+    ap.add_argument("--confidences", nargs="+", metavar="EARLY/PAUSE", type=_confidences,
+                    help="the default policy with other confidences: early_confidence (a "
+                         "settled result, after the short quiet) / pause_confidence (any, after "
+                         "the longer one), e.g. 0.8/0.75 0.7/0.7")
     ap.add_argument("--clips", type=Path, metavar="JSONL",
                     help="also write every clip's outcome per policy, one JSON line each "
                          "(what was heard, when, against the reference)")
     args = ap.parse_args(argv)
-    policies = POLICIES
+    policies = {} if args.confidences else POLICIES
     if args.policies:
         unknown = [n for n in args.policies if n not in POLICIES]
         if unknown:
             ap.error(f"--policies: unknown {', '.join(map(repr, unknown))}; expected some of: "
                      + "; ".join(POLICIES))
         policies = {n: POLICIES[n] for n in args.policies}
+    for early, pause in args.confidences or []:
+        policies[f"default, settled {early:g}, any {pause:g}"] = replace(
+            PipelineConfig(Mode.ALWAYS), early_confidence=early, pause_confidence=pause)
     logging.basicConfig(level=logging.WARNING)
     grammar = load_building_grammar(CONFIG)
     from factory.heldout import command_texts
@@ -173,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                     verdict = score(clip, outcome)
                     counts[verdict] += 1
                     counts["decided in a pause"] += outcome.in_pause
+                    if outcome.in_pause and verdict == "right":
+                        counts[f"right after {outcome.quiet_ms} ms of quiet"] += 1
                     if verdict == "right":
                         waits.append(outcome.after_speech_s)
                         here.append(outcome.after_speech_s)
@@ -195,13 +221,18 @@ def main(argv: list[str] | None = None) -> int:
     medians = {name: round(1000 * float(np.median(v)), 1) if v else None
                for name, v in latencies.items()}
     for name, c in totals.items():
+        split = ", ".join(f"{c[k]} {k.removeprefix('right ')}" for k in sorted(
+            (k for k in c if k.startswith("right after ")), key=lambda k: int(k.split()[2])))
         print(f"  {name:42s} right {c['right']:4d}  wrong {c['wrong']:4d}  "
               f"nothing {c['nothing']:4d}  in a pause {c['decided in a pause']:4d}  "
-              f"median after speech {medians[name]} ms")
+              f"median after speech {medians[name]} ms"
+              + (f"  (right in a pause: {split})" if split else ""))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({
         "command": "python -m bench.early_decisions --dev-voice " + " ".join(args.dev_voice)
-                   + f" --conditions {','.join(conditions)} --count {args.count}",
+                   + f" --conditions {','.join(conditions)} --count {args.count}"
+                   + "".join(f" {e:g}/{p:g}" if i else f" --confidences {e:g}/{p:g}"
+                             for i, (e, p) in enumerate(args.confidences or [])),
         "decode_frames": DECODE_FRAMES, "rows": rows,
         "median_ms_after_speech_right": medians,
         "totals": {k: dict(v) for k, v in totals.items()}}, indent=1) + "\n")

@@ -37,6 +37,22 @@ def test_a_settled_command_is_decided_in_the_pause_only_when_the_policy_allows(
     assert record["heard"] == text and record["in_pause"] is True
     assert 0 < record["decoded_ms"] < 1000 * len(audio) / 16000 + 1000
     assert record["ms_after_speech"] == round(1000 * early.after_speech_s)
+    # Which rule decided: a settled command this sure waits only the short quiet; unless
+    # the settled rule asks for more confidence than any result has, then the longer one.
+    vad = PipelineConfig().vad
+    assert early.quiet_ms == record["quiet_ms"] == round(1000 * vad.settled_silence_s)
+    assert waited.quiet_ms is None
+    strict = replay(Pipeline(rec, PipelineConfig(Mode.ALWAYS, early_confidence=1.01)), audio)
+    assert (score(clip, strict), strict.quiet_ms) == ("right", round(1000 * vad.early_silence_s))
+    assert early.after_speech_s < strict.after_speech_s < waited.after_speech_s
+
+
+def test_confidences_must_be_two_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in ("0.8", "0.8/high", "0.8/1.5"):
+        with pytest.raises(SystemExit):
+            main(["--dev-voice", "flite:awb", "--confidences", bad])
+        err = capsys.readouterr().err
+        assert f"'{bad}'" in err and ("EARLY/PAUSE" in err or "from 0 to 1" in err)
 
 
 def test_an_unknown_policy_is_named_with_the_known_ones(capsys: pytest.CaptureFixture[str]

@@ -188,16 +188,21 @@ class Pipeline:
     def decide_in_pause(self, heard: Heard, quiet_s: float) -> bool | None:
         """For a decode of the utterance so far, made in a pause: act now (True), not yet
         (False), or never, so wait for the end of the utterance (None)."""
+        wait = self.pause_wait(heard)
+        return None if wait is None else quiet_s + 1e-9 >= wait
+
+    def pause_wait(self, heard: Heard) -> float | None:
+        """The quiet a decode made in a pause needs before it is acted on: the settled
+        rule's (``vad.settled_silence_s``) or the pause rule's (``vad.early_silence_s``);
+        None: not in a pause, only at the end of the utterance."""
         if not (heard.acted or heard.woke):
             return None
         vad, conf = self.cfg.vad, heard.result.confidence
         if heard.result.settled and conf >= self.cfg.early_confidence:
-            wait = vad.settled_silence_s
-        elif conf >= self.cfg.pause_confidence:
-            wait = vad.early_silence_s
-        else:
-            return None
-        return quiet_s + 1e-9 >= wait
+            return vad.settled_silence_s
+        if conf >= self.cfg.pause_confidence:
+            return vad.early_silence_s
+        return None
 
     def _command(self, audio: np.ndarray) -> Heard:
         now = time.monotonic()
