@@ -127,11 +127,8 @@ def test_a_settled_command_is_acted_on_within_a_short_pause(speak_audio: SpeakAu
     stream = (stream + 1e-4 * rng.standard_normal(len(stream))).astype(np.float32)
 
     async def frames() -> AsyncIterator[np.ndarray]:
-        loop = asyncio.get_running_loop()
         for f in _frames(stream):
-            # The decode thread runs jobs in order: once this no-op is through, so is any
-            # decode submitted before it, and its result is ready for the next frame.
-            await loop.run_in_executor(pipeline._worker, lambda: None)
+            await pipeline.decodes_done()  # a decode started in the pause is ready for f
             yield f
 
     async def hear() -> list[Heard]:

@@ -185,6 +185,14 @@ class Pipeline:
     def _decide(self, audio: np.ndarray) -> Heard:
         return self._commit(self._evaluate(audio))
 
+    async def decodes_done(self) -> None:
+        """Wait until every decode started so far has finished. The service never waits;
+        a caller that feeds recorded audio faster or slower than real time can, so that its
+        outcome does not depend on how fast this machine decodes."""
+        # The decode thread runs jobs in order: once this no-op is through, so is every
+        # decode submitted before it.
+        await asyncio.get_running_loop().run_in_executor(self._worker, lambda: None)
+
     def decide_in_pause(self, heard: Heard, quiet_s: float) -> bool | None:
         """For a decode of the utterance so far, made in a pause: act now (True), not yet
         (False), or never, so wait for the end of the utterance (None)."""
