@@ -54,19 +54,20 @@ class AudioConfig(_Strict):
 class ListenConfig(_Strict):
     mode: Mode = Mode.WAKE
     wake_phrase: str | None = None  # default: the building's wake_phrase, else DEFAULT
-    command_window_s: Annotated[float, Field(gt=0)] = 5.0
-    end_silence_s: Annotated[float, Field(gt=0)] = 0.45
+    # The defaults are the pipeline's and the endpointer's own (chosen there).
+    command_window_s: Annotated[float, Field(gt=0)] = PipelineConfig.command_window_s
+    end_silence_s: Annotated[float, Field(gt=0)] = VadConfig.end_silence_s
     # Act on a confident command after this much quiet (0: only at end_silence_s) ...
-    early_silence_s: Annotated[float, Field(ge=0)] = 0.16
+    early_silence_s: Annotated[float, Field(ge=0)] = VadConfig.early_silence_s
     # ... or after this much when no further word could change its meaning.
-    settled_silence_s: Annotated[float, Field(ge=0)] = 0.06
+    settled_silence_s: Annotated[float, Field(ge=0)] = VadConfig.settled_silence_s
     # Confidence needed to act in a pause: settled results after settled_silence_s, others
     # after early_silence_s (a sentence cut off may fit a command; docs/knx.md).
-    early_confidence: Annotated[float, Field(ge=0, le=1)] = 0.8
-    pause_confidence: Annotated[float, Field(ge=0, le=1)] = 0.75
+    early_confidence: Annotated[float, Field(ge=0, le=1)] = PipelineConfig.early_confidence
+    pause_confidence: Annotated[float, Field(ge=0, le=1)] = PipelineConfig.pause_confidence
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
     button: ButtonConfig | None = None  # push_to_talk: where the button is
-    max_press_s: Annotated[float, Field(gt=0)] = 10.0  # push_to_talk: longest press decoded
+    max_press_s: Annotated[float, Field(gt=0)] = PipelineConfig.max_press_s  # push_to_talk
 
     @model_validator(mode="after")
     def _button_for_ptt(self) -> ListenConfig:
