@@ -213,7 +213,12 @@ PRESETS = {
     "hybrid-noisy": replace(HYBRID_LEAD, augmentation=Augmentation(clean_copy=False)),
     # "hybrid-noisy" with half of the talker noise in the speaker's own voice (a TV that
     # sounds like them, as make eval's TV mix is made of the held-out voice's own chatter).
-    # Tried before only on the log-mel model (v2-own-tv: no better); is the hybrid different?
+    # Tried before only on the log-mel model (v2-own-tv: no better). Measured once with
+    # --seed 2 (v22-hybrid-noisy-own, session 23: 79 min with other jobs on the cores, its
+    # synthesis twice v21's for the chatter lines): more 10 dB TV commands on the dev voices
+    # (339 of 504 at 0.6; v21 317) but fewer in reverb (397; 423) and clean (486; 495), and
+    # more wrong telegrams; by the dev rule 0.7, 1151 right / 83 wrong / 5 of 672 (v21 at
+    # 0.6: 1236 / 72 / 6). Not shipped.
     "hybrid-noisy-own": replace(HYBRID_LEAD, augmentation=Augmentation(clean_copy=False,
                                                                        own_share=0.5)),
     # hybrid-lead in miniature, lead padding included (the tests run it; the shipped
