@@ -75,11 +75,7 @@ def proc_stats(pid: int) -> tuple[float, float]:
     """(CPU seconds, peak RSS in MB) of a live process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    hwm = 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            hwm = int(line.split()[1]) / 1024
-    return cpu, hwm
+    return cpu, memory.status_mb("VmHWM", pid)
 
 
 def memory_now(pid: int) -> dict[str, float]:
@@ -88,17 +84,11 @@ def memory_now(pid: int) -> dict[str, float]:
     the processes that map it. RSS counts a library page whenever it is mapped, and how many
     get mapped depends on what the page cache holds (other processes using the same
     libraries), so RSS alone swings by several MB between machines and venvs."""
-    status = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("RssAnon", "RssFile"):
-            status[key] = int(value.split()[0]) / 1024
-    pss = 0.0
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            pss = int(line.split()[1]) / 1024
-    return {"anonymous": status.get("RssAnon", 0.0), "file": status.get("RssFile", 0.0),
-            "pss": pss}
+    pss = next(int(line.split()[1]) / 1024
+               for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+               if line.startswith("Pss:"))
+    return {"anonymous": memory.status_mb("RssAnon", pid),
+            "file": memory.status_mb("RssFile", pid), "pss": pss}
 
 
 def write_report(result: dict, out: Path) -> None:

@@ -22,17 +22,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _status(key: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def status_mb(key: str, pid: int | str = "self") -> float:
+    """A size line of /proc/PID/status (VmRSS, VmHWM, RssAnon...), in MB."""
+    path = Path(f"/proc/{pid}/status")
+    for line in path.read_text().splitlines():
         if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/self/status has no {key} (Linux only)")
+    raise RuntimeError(f"{path} has no {key} (Linux only)")
 
 
 def worker(clips: Path, config: Path) -> dict:
     """Runs in its own fresh process: the layered measurement."""
     def now() -> tuple[float, float]:
-        return _status("VmRSS"), _status("VmHWM")
+        return status_mb("VmRSS"), status_mb("VmHWM")
 
     steps: list[tuple[str, tuple[float, float]]] = [("python", now())]
     import numpy as np
