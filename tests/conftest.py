@@ -127,6 +127,15 @@ def tiny_hybrid_1_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _factory_model(tmp_path_factory, "tiny-hybrid-1")
 
 
+def copy_model(model: Path, into: Path) -> Path:
+    """A copy of ``model`` with the files beside it (its embedder, its edgeasr.json), for a
+    test that edits them; the copy's model path."""
+    into.mkdir(parents=True, exist_ok=True)
+    for f in model.parent.glob(f"{model.stem}*"):
+        shutil.copy(f, into / f.name)
+    return into / model.name
+
+
 @pytest.fixture(scope="session")
 def shipped_model() -> Path:
     if not SHIPPED_MODEL.is_file():

@@ -223,25 +223,18 @@ def test_filler_penalty_is_optional_and_must_be_negative(tmp_path: Path) -> None
     assert "recognizer.filler_penalty" in str(err) and "less than 0" in str(err)
 
 
-def test_threshold_left_out_is_the_models_own(tmp_path: Path) -> None:
+def test_threshold_left_out_is_the_models_own(tmp_path: Path, shipped_model: Path) -> None:
     """A building without recognizer.threshold gets the model's (its edgeasr.json), so a new
     model brings the threshold chosen with its calibration; one that sets it keeps its own;
     --threshold (the argument) wins over both."""
     pytest.importorskip("tflite_runtime")
     import json
-    import shutil
 
-    from edgeasr.acoustic import find_model
+    from conftest import copy_model
+
     from edgeasr.recognizer import Recognizer
 
-    shipped = find_model(None)
-    if not shipped.is_file():
-        pytest.skip("no shipped model yet (make model)")
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    for f in shipped.parent.glob(f"{shipped.stem}*"):
-        shutil.copy(f, model_dir / f.name)
-    model = model_dir / shipped.name
+    model = copy_model(shipped_model, tmp_path / "model")
     meta = json.loads(model.with_suffix(".json").read_text())
     model.with_suffix(".json").write_text(json.dumps({**meta, "threshold": 0.42}))
 

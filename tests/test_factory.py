@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DEMO_CONFIG, ROOT, TINY_THRESHOLD, subprocess_env
+from conftest import DEMO_CONFIG, ROOT, TINY_THRESHOLD, copy_model, subprocess_env
 
 from edgeasr.acoustic import AcousticModel, Calibration, ModelError, _interpreter_class
 from edgeasr.features import N_MELS
@@ -401,10 +401,8 @@ def test_dev_check_gives_the_same_figures_in_parallel(tiny_model: Path, tmp_path
     figures = []
     for workers in (1, 2):
         d = tmp_path / str(workers)
-        d.mkdir()
-        for f in tiny_model.parent.glob("edgeasr*"):
-            shutil.copy(f, d / f.name)
-        figures.append(devcheck.run(d / "edgeasr.tflite", dev, DEMO_CONFIG, 0.6, workers))
+        model = copy_model(tiny_model, d)
+        figures.append(devcheck.run(model, dev, DEMO_CONFIG, TINY_THRESHOLD, workers))
         assert json.loads((d / "edgeasr.json").read_text())["calibration"] == \
             figures[-1]["calibration"]
     assert figures[0] == figures[1]

@@ -101,13 +101,11 @@ def test_model_json_threshold_is_checked_and_optional(tmp_path: Path,
                                                       shipped_model: Path) -> None:
     """The model carries the threshold that goes with its calibration; a bad one is an error
     naming the file, and a file from before models carried one gets even odds."""
-    import shutil
+    from conftest import copy_model
 
     from edgeasr.acoustic import FALLBACK_THRESHOLD
 
-    for f in shipped_model.parent.glob(f"{shipped_model.stem}*"):
-        shutil.copy(f, tmp_path / f.name)
-    model = tmp_path / shipped_model.name
+    model = copy_model(shipped_model, tmp_path)
     meta_path = model.with_suffix(".json")
     meta = json.loads(meta_path.read_text())
     assert 0 < AcousticModel(model).threshold == meta["threshold"] < 1
