@@ -221,6 +221,11 @@ PRESETS = {
     # 0.6: 1236 / 72 / 6). Not shipped.
     "hybrid-noisy-own": replace(HYBRID_LEAD, augmentation=Augmentation(clean_copy=False,
                                                                        own_share=0.5)),
+    # "hybrid-noisy-own" with half as much own-voice chatter (a quarter of the talker
+    # noise): does a smaller share keep some of its TV commands and give back less of the
+    # clean and reverb ones? To be measured with --seed 2.
+    "hybrid-noisy-own-quarter": replace(
+        HYBRID_LEAD, augmentation=Augmentation(clean_copy=False, own_share=0.25)),
     # hybrid-lead in miniature, lead padding included (the tests run it; the shipped
     # hybrid-noisy differs only in its augmentation, which a tiny run cannot tell apart).
     "tiny-hybrid": TINY_HYBRID,
