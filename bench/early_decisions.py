@@ -178,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     recognizer = Recognizer.from_config(CONFIG, args.model)
     conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
     totals: dict[str, Counter[str]] = {name: Counter() for name in policies}
+    # Right decisions made in a pause, by the quiet their rule waited for (ms).
+    right_quiet: dict[str, Counter[int]] = {name: Counter() for name in policies}
     per_clip = args.clips.open("w") if args.clips else None
     latencies: dict[str, list[float]] = {}  # end of speech -> decision, right telegrams
     rows = []
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                     counts["decided in a pause"] += outcome.in_pause
                     if outcome.in_pause and verdict == "right":
                         counts[f"right after {outcome.quiet_ms} ms of quiet"] += 1
+                        right_quiet[name][outcome.quiet_ms or 0] += 1
                     if verdict == "right":
                         waits.append(outcome.after_speech_s)
                         here.append(outcome.after_speech_s)
@@ -221,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     medians = {name: round(1000 * float(np.median(v)), 1) if v else None
                for name, v in latencies.items()}
     for name, c in totals.items():
-        split = ", ".join(f"{c[k]} {k.removeprefix('right ')}" for k in sorted(
-            (k for k in c if k.startswith("right after ")), key=lambda k: int(k.split()[2])))
+        split = ", ".join(f"{n} after {ms} ms of quiet"
+                          for ms, n in sorted(right_quiet[name].items()))
         print(f"  {name:42s} right {c['right']:4d}  wrong {c['wrong']:4d}  "
               f"nothing {c['nothing']:4d}  in a pause {c['decided in a pause']:4d}  "
               f"median after speech {medians[name]} ms"
