@@ -91,8 +91,9 @@ def memory_now(pid: int) -> dict[str, float]:
             "file": memory.status_mb("RssFile", pid), "pss": pss}
 
 
-def write_report(result: dict, out: Path) -> None:
-    """docs/latency.md from a run's results (``--render`` redoes it from latency.json)."""
+def write_report(result: dict, out: Path, raw: str = "bench/results/latency.json") -> None:
+    """docs/latency.md from a run's results (``--render`` redoes it from latency.json);
+    ``raw``: where those results lie, as the report names them."""
     lat = result["latency_ms"]
     vad = result["vad"]
     each = lat["each"]
@@ -120,7 +121,7 @@ def write_report(result: dict, out: Path) -> None:
     (out / "latency.md").write_text(f"""# Latency: end of speech to telegram on the bus
 
 Made by `make latency` (`python -m bench.latency --count {result['commands']}`) on \
-{result['date']}, {result['machine']}, 2 cores. Raw numbers: `bench/results/latency.json`.
+{result['date']}, {result['machine']}, {result.get('cores', 2)} cores. Raw numbers: `{raw}`.
 
 The service (`edgeasr serve --source stdin`, mode `always`, its own process) hears in real
 time {result['commands']} held-out commands in the Piper joe voice (clean) on its stdin,
@@ -179,12 +180,14 @@ anonymous figure is the service's own.
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__)
     ap.add_argument("--count", type=int, default=100, help="commands to speak (default 100)")
-    ap.add_argument("--out", type=Path, default=REPO / "docs")
+    ap.add_argument("--out", type=Path,
+                    help="write latency.md and latency.json here instead of docs/ and "
+                         "bench/results/ (a trial run that leaves the committed report alone)")
     ap.add_argument("--render", action="store_true",
                     help="only rewrite latency.md from bench/results/latency.json")
     args = ap.parse_args(argv)
     if args.render:
-        write_report(json.loads(RESULTS.read_text()), args.out)
+        write_report(json.loads(RESULTS.read_text()), args.out or REPO / "docs")
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     problem = environment_problem()
@@ -235,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "make latency",
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "cores": os.cpu_count(),
         "commands": len(clips), "delivered": len(latencies), "missed": missed,
         "latency_ms": {
             "median": statistics.median(latencies) if latencies else None,
@@ -252,9 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         # Which layer the peak comes from, measured apart (a dev voice; bench.memory).
         "memory": memory.measure(CONFIG),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
-    write_report(result, args.out)
+    results = args.out / "latency.json" if args.out else RESULTS
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps(result, indent=1) + "\n")
+    if args.out:
+        write_report(result, args.out, str(results))
+    else:
+        write_report(result, REPO / "docs")
     print(json.dumps(result, indent=1))
     return 0
 
