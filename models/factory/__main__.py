@@ -230,6 +230,12 @@ PRESETS = {
     # own-voice chatter bought TV commands without losing reverb ones. Not shipped.
     "hybrid-noisy-own-quarter": replace(
         HYBRID_LEAD, augmentation=Augmentation(clean_copy=False, own_share=0.25)),
+    # "hybrid-noisy-own" as a small, quickly trained network (128 channels, 6 blocks, 8
+    # epochs): can a second network that fits beside the shipped one in make model's 90
+    # minutes still catch its mistakes (python -m bench.agreement)? To be measured.
+    "hybrid-noisy-own-small": replace(
+        HYBRID_LEAD, shape=ModelShape(128, 6, 9), epochs=8,
+        augmentation=Augmentation(clean_copy=False, own_share=0.5)),
     # hybrid-lead in miniature, lead padding included (the tests run it; the shipped
     # hybrid-noisy differs only in its augmentation, which a tiny run cannot tell apart).
     "tiny-hybrid": TINY_HYBRID,
