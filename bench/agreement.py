@@ -30,10 +30,19 @@ Rule = Callable[[dict, dict, float], dict | None]  # (first, second, threshold) 
 @dataclass
 class Tally:
     threshold: float
-    right: int = 0
-    wrong: int = 0
-    false: int = 0
     by_condition: dict[str, list[int]] = field(default_factory=dict)  # right, wrong, false
+
+    @property
+    def right(self) -> int:
+        return sum(row[0] for row in self.by_condition.values())
+
+    @property
+    def wrong(self) -> int:
+        return sum(row[1] for row in self.by_condition.values())
+
+    @property
+    def false(self) -> int:
+        return sum(row[2] for row in self.by_condition.values())
 
 
 def _confidence(result: dict) -> float:
@@ -94,15 +103,12 @@ def tally(pairs: list[tuple[dict, dict, dict]], rule: Rule, threshold: float) ->
     for clip, a, b in pairs:
         sent = rule(a, b, threshold)
         row = t.by_condition.setdefault(clip["condition"], [0, 0, 0])
-        if clip["kind"] == "command":
-            if sent is not None:
-                ok = sent["outcome"] == "correct"
-                t.right += ok
-                t.wrong += not ok
-                row[0 if ok else 1] += 1
-        elif sent is not None:
-            t.false += 1
-            row[2] += 1
+        if sent is None:
+            continue
+        if clip["kind"] != "command":
+            row[2] += 1  # a false action
+        else:
+            row[0 if sent["outcome"] == "correct" else 1] += 1
     return t
 
 

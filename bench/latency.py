@@ -75,7 +75,7 @@ def proc_stats(pid: int) -> tuple[float, float]:
     """(CPU seconds, peak RSS in MB) of a live process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return cpu, memory.status_mb("VmHWM", pid)
+    return cpu, memory.proc_mb("VmHWM", pid)
 
 
 def memory_now(pid: int) -> dict[str, float]:
@@ -84,14 +84,16 @@ def memory_now(pid: int) -> dict[str, float]:
     the processes that map it. RSS counts a library page whenever it is mapped, and how many
     get mapped depends on what the page cache holds (other processes using the same
     libraries), so RSS alone swings by several MB between machines and venvs."""
-    pss = next(int(line.split()[1]) / 1024
-               for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
-               if line.startswith("Pss:"))
-    return {"anonymous": memory.status_mb("RssAnon", pid),
-            "file": memory.status_mb("RssFile", pid), "pss": pss}
+    return {"anonymous": memory.proc_mb("RssAnon", pid), "file": memory.proc_mb("RssFile", pid),
+            "pss": memory.proc_mb("Pss", pid, "smaps_rollup")}
 
 
-def write_report(result: dict, out: Path, raw: str = "bench/results/latency.json") -> None:
+def _shown(path: Path) -> str:
+    """A path as a report names it: relative to the repository when inside it."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def write_report(result: dict, out: Path, raw: Path = RESULTS) -> None:
     """docs/latency.md from a run's results (``--render`` redoes it from latency.json);
     ``raw``: where those results lie, as the report names them."""
     lat = result["latency_ms"]
@@ -121,7 +123,7 @@ def write_report(result: dict, out: Path, raw: str = "bench/results/latency.json
     (out / "latency.md").write_text(f"""# Latency: end of speech to telegram on the bus
 
 Made by `make latency` (`python -m bench.latency --count {result['commands']}`) on \
-{result['date']}, {result['machine']}, {result.get('cores', 2)} cores. Raw numbers: `{raw}`.
+{result['date']}, {result['machine']}, {result.get('cores', 2)} cores. Raw numbers: `{_shown(raw)}`.
 
 The service (`edgeasr serve --source stdin`, mode `always`, its own process) hears in real
 time {result['commands']} held-out commands in the Piper joe voice (clean) on its stdin,
@@ -186,8 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--render", action="store_true",
                     help="only rewrite latency.md from bench/results/latency.json")
     args = ap.parse_args(argv)
+    report_dir = args.out or REPO / "docs"
     if args.render:
-        write_report(json.loads(RESULTS.read_text()), args.out or REPO / "docs")
+        write_report(json.loads(RESULTS.read_text()), report_dir)
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     problem = environment_problem()
@@ -259,10 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     results = args.out / "latency.json" if args.out else RESULTS
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(result, indent=1) + "\n")
-    if args.out:
-        write_report(result, args.out, str(results))
-    else:
-        write_report(result, REPO / "docs")
+    write_report(result, report_dir, results)
     print(json.dumps(result, indent=1))
     return 0
 

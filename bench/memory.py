@@ -22,9 +22,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def status_mb(key: str, pid: int | str = "self") -> float:
-    """A size line of /proc/PID/status (VmRSS, VmHWM, RssAnon...), in MB."""
-    path = Path(f"/proc/{pid}/status")
+def proc_mb(key: str, pid: int | str = "self", table: str = "status") -> float:
+    """A size line of /proc/PID/TABLE in MB: status (VmRSS, VmHWM, RssAnon...) or
+    smaps_rollup (Pss...)."""
+    path = Path(f"/proc/{pid}/{table}")
     for line in path.read_text().splitlines():
         if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
@@ -34,7 +35,7 @@ def status_mb(key: str, pid: int | str = "self") -> float:
 def worker(clips: Path, config: Path) -> dict:
     """Runs in its own fresh process: the layered measurement."""
     def now() -> tuple[float, float]:
-        return status_mb("VmRSS"), status_mb("VmHWM")
+        return proc_mb("VmRSS"), proc_mb("VmHWM")
 
     steps: list[tuple[str, tuple[float, float]]] = [("python", now())]
     import numpy as np
