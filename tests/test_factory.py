@@ -318,6 +318,32 @@ def test_training_refuses_examples_that_mix_hybrid_and_log_mel_only() -> None:
         is_hybrid([hybrid, plain])
 
 
+def test_training_loss_is_ctc_per_label_phone_of_each_padded_label() -> None:
+    """The factory hands TensorFlow sparse labels (its fast CTC kernel); the loss must be
+    what the dense, padded labels mean: each utterance's CTC over its own ``yl`` phones
+    (padding is not label), divided by that count, averaged. Checked against TensorFlow's
+    dense-label CTC, and the padding must not count."""
+    tf = pytest.importorskip("tensorflow")
+    from factory.train import ctc_per_phone
+
+    rng = np.random.default_rng(3)
+    yl = np.array([5, 2, 7], np.int32)
+    xl = np.array([30, 12, 40], np.int32)
+    y = np.zeros((3, 7), np.int32)
+    for j, n in enumerate(yl):
+        y[j, :n] = rng.integers(1, N_OUTPUTS, n)
+    logits = tf.constant(rng.normal(size=(3, 40, N_OUTPUTS)), tf.float32)
+    dense = tf.nn.ctc_loss(y, logits, yl, xl, logits_time_major=False, blank_index=0)
+    want = float(np.mean(dense.numpy() / yl))
+    assert float(ctc_per_phone(tf.constant(y), logits, tf.constant(yl),
+                               tf.constant(xl))) == pytest.approx(want, rel=1e-5)
+    # One utterance's label cut shorter is another loss: the lengths are read, not the zeros.
+    shorter = yl.copy()
+    shorter[2] = 4
+    assert float(ctc_per_phone(tf.constant(y), logits, tf.constant(shorter),
+                               tf.constant(xl))) != pytest.approx(want, rel=1e-3)
+
+
 def test_one_offset_of_the_frozen_network_halves_its_operations(
         tiny_hybrid_model: Path, tiny_hybrid_1_model: Path) -> None:
     """The hybrid at one offset (an embedding every 80 ms) runs the frozen network once per
