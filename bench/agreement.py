@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeasr.recognizer import Vote, agree
+
 Rule = Callable[[dict, dict, float], dict | None]  # (first, second, threshold) -> sent or None
 
 
@@ -49,17 +51,21 @@ def _confidence(result: dict) -> float:
     return float(result.get("confidence", 0.0)) if result["sent"] else 0.0
 
 
+def _vote(result: dict) -> Vote:
+    """A clip's result as the runtime's agreement rule sees a member's decode."""
+    sent = result["sent"]
+    return Vote(json.dumps(sent, sort_keys=True) if sent else None, _confidence(result))
+
+
 def alone(result: dict, _other: dict, threshold: float) -> dict | None:
-    return result if result["sent"] and _confidence(result) >= threshold else None
+    return result if agree([_vote(result)], threshold) is not None else None
 
 
 def agreement(bonus: float) -> Rule:
+    """The runtime's rule for a model of two members (``edgeasr.recognizer.agree``)."""
     def rule(a: dict, b: dict, threshold: float) -> dict | None:
-        best = a if _confidence(a) >= _confidence(b) else b
-        if not best["sent"]:
-            return None
-        bar = threshold - bonus if a["sent"] == b["sent"] else threshold
-        return best if _confidence(best) >= bar else None
+        chosen = agree([_vote(a), _vote(b)], threshold, bonus)
+        return None if chosen is None else (a, b)[chosen]
     return rule
 
 

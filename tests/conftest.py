@@ -127,6 +127,12 @@ def tiny_hybrid_1_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _factory_model(tmp_path_factory, "tiny-hybrid-1")
 
 
+@pytest.fixture(scope="session")
+def tiny_pair_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``--preset tiny-pair``: two tiny hybrids trained apart, side by side in one graph."""
+    return _factory_model(tmp_path_factory, "tiny-pair")
+
+
 def copy_model(model: Path, into: Path) -> Path:
     """A copy of ``model`` with the files beside it (its embedder, its edgeasr.json), for a
     test that edits them; the copy's model path."""

@@ -14,7 +14,7 @@ from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.features import ONSET_FRAMES, quiet_frames
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
 from edgeasr.lexicon import BLANK, N_OUTPUTS, phone_ids, pronunciations
-from edgeasr.recognizer import Recognizer
+from edgeasr.recognizer import Recognizer, Vote, agree
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +135,8 @@ class SpelledModel:
     """Stands in for ``AcousticModel``: its 'features' are already log-probs."""
 
     calibration = Calibration()
+    calibrations = [calibration]
+    agreement_bonus = 0.0
 
     def log_probs(self, feats: np.ndarray, lead: bool = False) -> np.ndarray:
         if not lead:
@@ -143,6 +145,22 @@ class SpelledModel:
         blank = np.full((LEAD_FRAMES, feats.shape[1]), -20.0, np.float32)
         blank[:, BLANK] = 0.0
         return np.concatenate([blank, feats])
+
+    def member_log_probs(self, feats: np.ndarray, lead: bool = False) -> list[np.ndarray]:
+        return [self.log_probs(feats, lead)]
+
+
+class SpelledPair(SpelledModel):
+    """Two member networks: the first hears the features, the second ``other``."""
+
+    calibrations = [Calibration(), Calibration()]
+
+    def __init__(self, other: np.ndarray, bonus: float) -> None:
+        self.other = other
+        self.agreement_bonus = bonus
+
+    def member_log_probs(self, feats: np.ndarray, lead: bool = False) -> list[np.ndarray]:
+        return [self.log_probs(feats, lead), self.log_probs(self.other, lead)]
 
 
 def test_recognizer_turns_margins_into_telegrams(grammar: CompiledGrammar) -> None:
@@ -157,6 +175,40 @@ def test_recognizer_turns_margins_into_telegrams(grammar: CompiledGrammar) -> No
         assert not result.accepted, other
         assert result.telegrams == [] and result.confidence < 0.5
         assert result.text  # what was heard is still reported
+
+
+def test_agreement_lowers_the_bar_only_where_every_member_decoded_the_same() -> None:
+    assert agree([Vote("a", 0.55), Vote("a", 0.5)], 0.6, 0.1) == 0  # agree: 0.5 is enough
+    assert agree([Vote("a", 0.45), Vote("a", 0.55)], 0.6, 0.1) == 1  # the surer one speaks
+    assert agree([Vote("a", 0.55), Vote("b", 0.5)], 0.6, 0.1) is None  # disagree: full bar
+    assert agree([Vote("a", 0.5), Vote("b", 0.7)], 0.6, 0.1) == 1
+    assert agree([Vote(None, 0.0), Vote("b", 0.7)], 0.6, 0.1) == 1
+    assert agree([Vote(None, 0.0), Vote(None, 0.0)], 0.0, 0.1) is None  # nothing to act on
+    assert agree([Vote("a", 0.55)], 0.6, 0.1) is None  # one network agrees with no one
+    assert agree([Vote("a", 0.6)], 0.6) == 0
+
+
+def test_recognizer_acts_where_two_members_agree_below_the_threshold(
+        grammar: CompiledGrammar) -> None:
+    text, telegrams = COMMANDS[3]
+    heard = posteriors(text, seed=5)
+    sure = Recognizer(grammar, SpelledModel(), threshold=0.0).recognize_features(heard)
+    assert sure.accepted
+    # A bar just above what one member reaches: alone it is not enough.
+    bar = sure.confidence + 0.05
+    assert not Recognizer(grammar, SpelledModel(), threshold=bar).recognize_features(
+        heard).accepted
+    pair = Recognizer(grammar, SpelledPair(posteriors(text, seed=6), 0.1),  # type: ignore[arg-type]
+                      threshold=bar)
+    result = pair.recognize_features(heard)
+    assert result.accepted and result.text == text
+    assert [t.to_json() for t in result.telegrams] == telegrams
+    # The second member heard another command: no agreement, the full bar, nothing sent.
+    other_text = COMMANDS[0][0]
+    split = Recognizer(grammar, SpelledPair(posteriors(other_text, seed=6), 0.1),  # type: ignore[arg-type]
+                       threshold=bar).recognize_features(heard)
+    assert not split.accepted and split.telegrams == []
+    assert split.text in (text, other_text)  # the surer member's sentence is reported
 
 
 def test_settled_says_whether_more_words_could_change_the_meaning(tmp_path: Path) -> None:

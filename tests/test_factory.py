@@ -43,10 +43,11 @@ def test_tiny_preset_writes_every_artefact(tiny_model: Path) -> None:
 
 
 @pytest.fixture(params=["tiny_model", "tiny_speech_model", "tiny_hybrid_model",
-                        "tiny_hybrid_1_model"])
+                        "tiny_hybrid_1_model", "tiny_pair_model"])
 def factory_model(request: pytest.FixtureRequest) -> Path:
     """Each front end's tiny preset (log-mel network; frozen speech_embedding + head; both
-    in one network with two inputs, the frozen network at two offsets or at one)."""
+    in one network with two inputs, the frozen network at two offsets or at one; two such
+    networks side by side)."""
     return request.getfixturevalue(request.param)
 
 
@@ -85,7 +86,7 @@ def test_model_is_full_integer_static_and_npu_only(factory_model: Path) -> None:
     runtime = json.loads(tiny_model.with_suffix(".json").read_text())
     meta = json.loads((tiny_model.parent / "model-meta.json").read_text())
     left, right = runtime.get("context", (0, 0))
-    out = [[1, WINDOW // 2, N_OUTPUTS]]
+    out = [[1, WINDOW // 2, N_OUTPUTS * runtime.get("members", 1)]]
     embedder = AcousticModel.embedder_path(tiny_model)
     if runtime.get("embedder"):
         # Split: the trained part takes log-mel frames and the window's embeddings; the
@@ -111,14 +112,19 @@ def test_runtime_loads_the_factory_model(factory_model: Path) -> None:
     model = AcousticModel(tiny_model)
     assert model.window == WINDOW
     calib = json.loads(tiny_model.with_suffix(".json").read_text())["calibration"]
-    assert model.calibration == Calibration(**calib)
+    calib = calib if isinstance(calib, list) else [calib]
+    assert model.calibrations == [Calibration(**c) for c in calib]
+    assert model.members == len(calib)
     rng = np.random.default_rng(0)
     for seconds in (0.5, 9.3):  # one window, and several overlapping ones
         feats = model.features(
             (0.05 * rng.standard_normal(int(seconds * 16000))).astype(np.float32))
-        lp = model.log_probs(feats)
-        assert lp.shape == ((len(feats) + 1) // 2, N_OUTPUTS)
-        np.testing.assert_allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-4)
+        members = model.member_log_probs(feats)
+        assert len(members) == model.members
+        for lp in members:
+            assert lp.shape == ((len(feats) + 1) // 2, N_OUTPUTS)
+            np.testing.assert_allclose(np.exp(lp).sum(axis=1), 1.0, atol=1e-4)
+        np.testing.assert_array_equal(model.log_probs(feats), members[0])
 
 
 def test_model_card_lists_licences(factory_model: Path) -> None:
@@ -228,7 +234,7 @@ def test_several_weights_export_one_ensemble(tiny_hybrid_model: Path, tmp_path: 
         timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = json.loads((out / "model-meta.json").read_text())
-    assert meta["members"] == 2
+    assert meta["averaged_members"] == 2 and "members" not in meta
     assert "2 such trained parts" in (out / "MODEL_CARD.md").read_text()
     from factory.export import NPU_OPS
 
@@ -239,6 +245,60 @@ def test_several_weights_export_one_ensemble(tiny_hybrid_model: Path, tmp_path: 
     alone, together = first.logits(feats), pair.logits(feats)
     assert together.shape == alone.shape
     np.testing.assert_allclose(together, alone / 4, atol=0.02 * np.abs(alone).max())
+
+
+def test_pair_preset_trains_two_networks_apart_and_exports_them_side_by_side(
+        tiny_pair_model: Path, tmp_path: Path) -> None:
+    """A preset of two members trains each from its own seed on the same data, keeps both
+    weights, and exports one graph with both members' logits side by side, a calibration
+    for each and the agreement bonus; its two weights files re-export the same model."""
+    cache = tiny_pair_model.parents[1] / "cache"
+    weights = [cache / "weights-tiny-pair-1.h5", cache / "weights-tiny-pair-1-m1.h5"]
+    assert all(w.is_file() for w in weights)
+    runtime = json.loads(tiny_pair_model.with_suffix(".json").read_text())
+    assert runtime["members"] == 2 and runtime["agreement_bonus"] == pytest.approx(0.1)
+    assert len(runtime["calibration"]) == 2
+    meta = json.loads((tiny_pair_model.parent / "model-meta.json").read_text())
+    assert meta["members"] == 2 and meta["dev"]["calibration"] == runtime["calibration"]
+    assert "2 such trained parts, each trained alone" in (
+        tiny_pair_model.parent / "MODEL_CARD.md").read_text()
+    model = AcousticModel(tiny_pair_model)
+    rng = np.random.default_rng(4)
+    feats = model.features((0.05 * rng.standard_normal(3 * 16000)).astype(np.float32))
+    first, second = model.member_log_probs(feats)
+    assert np.abs(first - second).max() > 0.01  # trained apart: not the same network
+    # One file per member, no more, no fewer.
+    proc = subprocess.run(
+        [sys.executable, "-m", "factory", "--preset", "tiny-pair", "--out", str(tmp_path),
+         "--cache", str(cache), "--weights", str(weights[0]), "--config", str(DEMO_CONFIG)],
+        cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
+        timeout=600, check=False)
+    assert proc.returncode != 0 and "2 members" in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "factory", "--preset", "tiny-pair", "--out", str(tmp_path),
+         "--cache", str(cache), "--weights", *map(str, weights), "--config", str(DEMO_CONFIG),
+         "--threshold", str(TINY_THRESHOLD)],
+        cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
+        timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    again = AcousticModel(tmp_path / "edgeasr.tflite")
+    np.testing.assert_array_equal(again.logits(feats), model.logits(feats))
+    assert again.calibrations == model.calibrations
+
+
+def test_member_count_must_divide_the_outputs(tiny_hybrid_model: Path, tmp_path: Path) -> None:
+    """An edgeasr.json that claims more members than the model's outputs hold is refused
+    with the file named, and so is a calibration list of the wrong length."""
+    model = copy_model(tiny_hybrid_model, tmp_path)
+    meta_path = model.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "members": 3}))
+    with pytest.raises(ModelError, match=r"edgeasr\.json: members 3"):
+        AcousticModel(model)
+    meta_path.write_text(json.dumps({**meta, "members": 1,
+                                     "calibration": [meta["calibration"]] * 2}))
+    with pytest.raises(ModelError, match="2 calibrations for 1 member"):
+        AcousticModel(model)
 
 
 def test_view_dropout_silences_one_view_of_some_examples_never_both() -> None:

@@ -58,9 +58,17 @@ def network(meta: dict) -> list[str]:
                       if meta.get("teacher_hears") == "dry" else "")
                    + f", {meta['teacher']:g} times its mean squared error added to the CTC "
                    "loss." if meta.get("teacher") else "")
-                + (f" {meta['members']} such trained parts (from earlier runs, each trained "
-                   "alone) share the frozen network, and their phone logits are averaged."
-                   if meta.get("members", 1) > 1 else "")]
+                + (f" {meta['averaged_members']} such trained parts (from earlier runs, each "
+                   "trained alone) share the frozen network, and their phone logits are "
+                   "averaged." if meta.get("averaged_members", 1) > 1 else "")
+                + (f" {meta['members']} such trained parts, each trained alone on the same "
+                   "data from its own initial weights and batch order (seeds "
+                   f"{meta['seed']} to {meta['seed'] + meta['members'] - 1}), share the frozen "
+                   "network; the output is their phone logits side by side, and the runtime "
+                   "decodes each alone and acts on the surest member's sentence when it "
+                   "reaches the threshold, or the threshold less "
+                   f"{meta['agreement_bonus']:g} where every member decoded that sentence "
+                   "(edgeasr.recognizer.agree)." if meta.get("members", 1) > 1 else "")]
     return [f"- Network: Conv2D (5x1, stride 2) then {blocks}."]
 
 

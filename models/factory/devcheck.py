@@ -3,7 +3,9 @@
 The dev set holds sentences and voice draws the training set never saw (training voices
 only: the held-out Piper voice is for ``make eval``). A logistic regression maps the
 decoder's fit scores (margin, worst word) to the probability that the result is the right
-command; it is written next to the model (``edgeasr.json``) and read by the runtime.
+command; it is written next to the model (``edgeasr.json``) and read by the runtime. A model
+of several member networks gets one calibration per member, each fitted on that member's
+own decodes, and its dev figures follow the runtime's agreement rule.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from tqdm import tqdm
 from edgeasr.acoustic import AcousticModel, Calibration
 from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.grammar import load_building_grammar
-from edgeasr.recognizer import judge
+from edgeasr.recognizer import agree, vote
 from factory.dataset import Example
 
 log = logging.getLogger(__name__)
@@ -49,21 +51,30 @@ def _init(model_path: Path, config: Path) -> None:
     _WORKER = (grammar, PhoneGraph(grammar.graph), AcousticModel(model_path))
 
 
-def _check(ex: Example) -> tuple[Hypothesis | None, bool, str]:
-    """The decoder's result for one dev utterance, whether it is the right command, and the
-    utterance's kind ("command" for whatever parses)."""
+def _check(ex: Example) -> tuple[list[Hypothesis | None], list[bool], str]:
+    """Each member network's decode of one dev utterance, whether each is the right
+    command, and the utterance's kind ("command" for whatever parses)."""
     assert _WORKER is not None
     grammar, graph, model = _WORKER
     # The preset's features; with the rows of the model's leading padding, as the runtime.
-    hyp = decode(graph, model.log_probs(ex.feats.astype(np.float32), lead=True))
+    hyps = [decode(graph, lp)
+            for lp in model.member_log_probs(ex.feats.astype(np.float32), lead=True)]
     # Whatever parses is a command, whatever its label: caches made before corpus.py
     # kept room-less commands as commands call "good night" an other-room sentence.
     ref = grammar.graph.parse(ex.text)
-    ok = False
-    if hyp is not None and ref is not None and grammar.resolve is not None:
-        ok = sorted(map(repr, grammar.resolve(hyp.parse))) == sorted(
-            map(repr, grammar.resolve(ref)))
-    return hyp, ok, "command" if ref is not None else ex.kind
+    want = (sorted(map(repr, grammar.resolve(ref)))
+            if ref is not None and grammar.resolve is not None else None)
+    oks = [want is not None and hyp is not None
+           and sorted(map(repr, grammar.resolve(hyp.parse))) == want  # type: ignore[misc]
+           for hyp in hyps]
+    return hyps, oks, "command" if ref is not None else ex.kind
+
+
+def _bonus(model_path: Path) -> float:
+    """The agreement bonus the runtime will read from the model's edgeasr.json."""
+    meta_path = model_path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return float(meta.get("agreement_bonus", 0.0))
 
 
 def run(model_path: Path, dev: list[Example], config: Path, threshold: float,
@@ -80,23 +91,33 @@ def run(model_path: Path, dev: list[Example], config: Path, threshold: float,
         # forked child inherits their locks.
         with mp.get_context("spawn").Pool(workers, _init, (model_path, config)) as pool:
             results = list(tqdm(pool.imap(_check, dev, chunksize=8), **desc))
-    hyps = [h for h, _, _ in results]
-    correct = [ok for _, ok, _ in results]
     kinds = [k for _, _, k in results]
-    feats = [h.features if h is not None else (-10.0, -10.0) for h in hyps]
-    x = np.asarray(feats)
-    y = np.asarray(correct, float)
-    w = fit_logistic(x, y)
-    cal = Calibration(scale=float(w[0]), word_scale=float(w[1]), offset=float(w[2]))
+    members = len(results[0][0]) if results else 1
+    cals = []
+    for m in range(members):  # each member's calibration from its own decodes
+        x = np.asarray([h[m].features if h[m] is not None else (-10.0, -10.0)
+                        for h, _, _ in results])
+        w = fit_logistic(x, np.asarray([ok[m] for _, ok, _ in results], float))
+        cals.append(Calibration(scale=float(w[0]), word_scale=float(w[1]), offset=float(w[2])))
+    bonus, accepted, shown_ok = _bonus(model_path), [], []
+    # The runtime's acting rule at the model's threshold. Without the audio every frame
+    # counts as loud for the outside rule, so this is a little stricter than the service.
+    for hyps, oks, _ in results:
+        conf = [0.0 if h is None else c.confidence(*h.features)
+                for h, c in zip(hyps, cals, strict=True)]
+        chosen = agree([vote(h, c) for h, c in zip(hyps, conf, strict=True)], threshold, bonus)
+        accepted.append(chosen is not None)
+        # What the runtime reports: the acting member's sentence, else the surest one's.
+        shown_ok.append(oks[chosen if chosen is not None else int(np.argmax(conf))])
     meta_path = model_path.with_suffix(".json")
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    meta["calibration"] = cal.__dict__
+    meta["calibration"] = (cals[0].__dict__ if members == 1
+                           else [c.__dict__ for c in cals])
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     kind = np.array(kinds)
     cmd = kind == "command"
-    # The runtime's acting rule at the model's threshold. Without the audio every frame
-    # counts as loud for the outside rule, so this is a little stricter than the service.
-    accepted = np.array([h is not None and judge(h, cal, threshold)[1] for h in hyps])
+    y = np.asarray(shown_ok, float)
+    accepted = np.asarray(accepted)
     return {
         "commands": int(cmd.sum()),
         "non_commands": int((~cmd).sum()),
@@ -105,6 +126,6 @@ def run(model_path: Path, dev: list[Example], config: Path, threshold: float,
         "false_accepts": float(np.mean(accepted[~cmd])) if (~cmd).any() else None,
         "false_accepts_by_kind": {
             k: float(np.mean(accepted[kind == k])) for k in sorted(set(kinds)) if k != "command"},
-        "calibration": cal.__dict__,
+        "calibration": meta["calibration"],
         "threshold": threshold,
     }

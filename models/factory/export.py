@@ -8,7 +8,14 @@ import numpy as np
 import tensorflow as tf
 
 from edgeasr.features import N_MELS, SPEECH_MELS, pad_floor
-from factory.train import ModelShape, build_ensemble, build_head, build_hybrid, build_model
+from factory.train import (
+    ModelShape,
+    build_ensemble,
+    build_head,
+    build_hybrid,
+    build_model,
+    is_side_by_side,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +69,8 @@ def head_model(trained: tf.keras.Model, shape: ModelShape, phases: int = 2) -> t
 
     hop = embedding.hop_frames(phases)
     members = sum(isinstance(layer, tf.keras.Model) for layer in trained.layers)
-    fixed = (build_ensemble(shape, members, WINDOW, emb_hop=hop) if members
+    fixed = (build_ensemble(shape, members, WINDOW, emb_hop=hop,
+                            side_by_side=is_side_by_side(trained)) if members
              else build_hybrid(shape, WINDOW, emb_hop=hop))
     fixed.set_weights(trained.get_weights())
     return fixed

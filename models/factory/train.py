@@ -112,23 +112,35 @@ def build_hybrid(shape: ModelShape, frames: int | None = None, dim: int = 96,
     return tf.keras.Model([inp, emb], out)
 
 
+def _join(side_by_side: bool) -> tf.keras.layers.Layer:
+    """How an ensemble's members' phone logits become its output: averaged, or side by side
+    (the runtime decodes each member and acts where they agree)."""
+    return tf.keras.layers.Concatenate(axis=-1) if side_by_side else tf.keras.layers.Average()
+
+
 def build_ensemble(shape: ModelShape, members: int, frames: int | None = None, dim: int = 96,
-                   emb_hop: int = 4) -> tf.keras.Model:
-    """``members`` hybrids on the same two inputs, their phone logits averaged: networks
-    trained apart make different mistakes, and the frozen network they share runs once."""
+                   emb_hop: int = 4, side_by_side: bool = False) -> tf.keras.Model:
+    """``members`` hybrids on the same two inputs, their phone logits averaged or side by
+    side: networks trained apart make different mistakes, and the frozen network they share
+    runs once."""
     batch = 1 if frames else None
     inp = tf.keras.Input((frames, N_MELS), batch_size=batch, name="features")
     emb = tf.keras.Input((frames // emb_hop if frames else None, dim), batch_size=batch,
                          name="embeddings")
     outs = [build_hybrid(shape, frames, dim, emb_hop)([inp, emb]) for _ in range(members)]
-    return tf.keras.Model([inp, emb], tf.keras.layers.Average()(outs))
+    return tf.keras.Model([inp, emb], _join(side_by_side)(outs))
 
 
-def average(members: list[tf.keras.Model]) -> tf.keras.Model:
+def is_side_by_side(model: tf.keras.Model) -> bool:
+    """Whether an ensemble puts its members' logits side by side (``join``)."""
+    return isinstance(model.layers[-1], tf.keras.layers.Concatenate)
+
+
+def join(members: list[tf.keras.Model], side_by_side: bool = False) -> tf.keras.Model:
     """Trained hybrids (same inputs) as one ensemble, built as ``build_ensemble`` builds it."""
     inp, emb = (tf.keras.Input(t.shape[1:], batch_size=t.shape[0], name=t.name.split(":")[0])
                 for t in members[0].inputs)
-    return tf.keras.Model([inp, emb], tf.keras.layers.Average()([m([inp, emb]) for m in members]))
+    return tf.keras.Model([inp, emb], _join(side_by_side)([m([inp, emb]) for m in members]))
 
 
 # Quiet floor frames (10 ms) a preset may put before each utterance when its embeddings are

@@ -12,6 +12,11 @@ by side in one array); each input takes its front end's columns. A model split i
 beside it, ``<model>.embedder.tflite``, turning speech-mel32 frames into embeddings: the
 model's second input. The embeddings of an utterance are computed once and each window gets
 its slice, instead of every window recomputing the ones it shares with the next.
+
+A model may hold several member networks trained apart on the same inputs (``"members": 2``
+in its ``edgeasr.json``): its output is their phone logits side by side, each member has its
+own confidence calibration, and the recogniser decodes each member alone and acts where they
+agree (``edgeasr.recognizer.agree``).
 """
 
 from __future__ import annotations
@@ -102,6 +107,14 @@ def _threshold(value: Any, meta_path: Path) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ModelError(f"{meta_path}: threshold {value!r}: expected a number from 0 to 1")
     return float(value)
+
+
+def _members(value: Any, outputs: int, meta_path: Path) -> int:
+    """The ``members`` of a model's edgeasr.json, checked against its output width."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or outputs % value:
+        raise ModelError(f"{meta_path}: members {value!r}: expected a whole number of member "
+                         f"networks that divides the model's {outputs} outputs")
+    return value
 
 
 def find_model(path: str | Path | None) -> Path:
@@ -218,9 +231,23 @@ class AcousticModel:
         self._out_q = out["quantization"]
         self._lock = threading.Lock()  # a TFLite interpreter runs one inference at a time
         meta = self._load_meta()
-        self.calibration = Calibration(**meta.get("calibration", {}))
-        self.threshold = _threshold(meta.get("threshold", FALLBACK_THRESHOLD),
-                                    self.path.with_suffix(".json"))
+        meta_path = self.path.with_suffix(".json")
+        self.members = _members(meta.get("members", 1), int(out["shape"][-1]), meta_path)
+        # One calibration per member (a list where there are several); none yet while the
+        # factory checks a model it has not calibrated.
+        calibrations = meta.get("calibration", [{}] * self.members)
+        if not isinstance(calibrations, list):
+            calibrations = [calibrations]
+        if len(calibrations) != self.members:
+            raise ModelError(f"{meta_path}: {len(calibrations)} calibrations for "
+                             f"{self.members} member networks; expected one each")
+        try:
+            self.calibrations = [Calibration(**c) for c in calibrations]
+        except TypeError as exc:
+            raise ModelError(f"{meta_path}: calibration: {exc}") from None
+        # How much less confidence a sentence needs where every member decoded it.
+        self.agreement_bonus = float(meta.get("agreement_bonus", 0.0))
+        self.threshold = _threshold(meta.get("threshold", FALLBACK_THRESHOLD), meta_path)
         self.frontend = str(meta.get("frontend", "logmel40"))
         try:
             self.features = frontend(self.frontend)
@@ -232,6 +259,11 @@ class AcousticModel:
                                   {k: v for k, v in options().items() if k != "model_path"})
                          if meta.get("embedder") else None)
         self._inputs = self._map_inputs()
+
+    @property
+    def calibration(self) -> Calibration:
+        """The first (for a single network, the only) member's calibration."""
+        return self.calibrations[0]
 
     @staticmethod
     def embedder_path(model: Path) -> Path:
@@ -383,8 +415,13 @@ class AcousticModel:
                       for r, lo, hi in windows]
         return np.concatenate(pieces)[start : LEAD_FRAMES + n_out]
 
+    def member_log_probs(self, feats: np.ndarray, lead: bool = False) -> list[np.ndarray]:
+        """Each member network's phone log-probabilities (see ``logits``)."""
+        return [log_softmax(z) for z in np.split(self.logits(feats, lead), self.members, axis=1)]
+
     def log_probs(self, feats: np.ndarray, lead: bool = False) -> np.ndarray:
-        return log_softmax(self.logits(feats, lead))
+        """The first (for a single network, the only) member's phone log-probabilities."""
+        return self.member_log_probs(feats, lead)[0]
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:

@@ -36,6 +36,38 @@ def judge(hyp: Hypothesis, calibration: Calibration, threshold: float,
     return confidence, confidence >= threshold and hyp.outside >= outside_limit
 
 
+@dataclass(frozen=True)
+class Vote:
+    """One member network's decode of an utterance: the sentence it would act on (any
+    hashable key of its meaning; None: nothing, no parse or loud speech around it) and its
+    confidence in it (0 where there is none)."""
+
+    sentence: Any
+    confidence: float
+
+
+def vote(hyp: Hypothesis | None, confidence: float) -> Vote:
+    """A member's vote from its decode and that decode's confidence: the parse's intent and
+    slots, unless loud speech around the sentence rules it out (as in ``judge``)."""
+    if hyp is None or hyp.outside < OUTSIDE_LIMIT:
+        return Vote(None, 0.0)
+    return Vote((hyp.parse.intent, repr(sorted(hyp.parse.slots.items()))), confidence)
+
+
+def agree(votes: list[Vote], threshold: float, bonus: float = 0.0) -> int | None:
+    """Which member's sentence to act on (None: nothing). The surest member's (the first on
+    ties), if its confidence reaches ``threshold``, or ``bonus`` less where there are several
+    members and all of them decoded that same sentence: networks trained apart make
+    different mistakes, so their agreement is evidence of its own (``python -m
+    bench.agreement`` replays this rule on the dev voices)."""
+    best = max(range(len(votes)), key=lambda i: votes[i].confidence)
+    chosen = votes[best]
+    if chosen.sentence is None:
+        return None
+    same = len(votes) > 1 and all(v.sentence == chosen.sentence for v in votes)
+    return best if chosen.confidence >= (threshold - bonus if same else threshold) else None
+
+
 @dataclass
 class Result:
     text: str
@@ -125,21 +157,28 @@ class Recognizer:
                 audio: np.ndarray | None = None) -> Result:
         t = time.perf_counter()
         # With the rows of the model's leading padding, quiet by construction (LEAD_FRAMES).
-        log_probs = self.model.log_probs(feats, lead=True)
+        members = self.model.member_log_probs(feats, lead=True)
         timings["model"] += time.perf_counter() - t
         t = time.perf_counter()
-        quiet = (quiet_frames(audio, len(log_probs), lead=LEAD_FRAMES) if audio is not None
+        quiet = (quiet_frames(audio, len(members[0]), lead=LEAD_FRAMES) if audio is not None
                  else None)
-        hyp = decode(self.phone_graph, log_probs, quiet)
+        hyps = [decode(self.phone_graph, lp, quiet) for lp in members]
         timings["decoder"] += time.perf_counter() - t
-        if hyp is None:
+        if all(h is None for h in hyps):
             return Result("", None, {}, [], 0.0)
         t = time.perf_counter()
-        confidence, act = judge(hyp, self.model.calibration, self.threshold)
+        confidences = [0.0 if h is None else cal.confidence(*h.features)
+                       for h, cal in zip(hyps, self.model.calibrations, strict=True)]
+        chosen = agree([vote(h, c) for h, c in zip(hyps, confidences, strict=True)],
+                       self.threshold, self.model.agreement_bonus)
+        # What is reported when nothing is acted on: the surest member's sentence.
+        shown = chosen if chosen is not None else int(np.argmax(confidences))
+        hyp = hyps[shown]
+        assert hyp is not None
         parse = hyp.parse
-        result = Result(parse.text, None, dict(parse.slots), [], confidence,
+        result = Result(parse.text, None, dict(parse.slots), [], confidences[shown],
                         settled=hyp.settled)
-        if act:
+        if chosen is not None:
             result.intent = parse.intent
             if self.grammar.resolve is not None:
                 result.telegrams = self.grammar.resolve(parse)
