@@ -299,6 +299,9 @@ def test_member_count_must_divide_the_outputs(tiny_hybrid_model: Path, tmp_path:
                                      "calibration": [meta["calibration"]] * 2}))
     with pytest.raises(ModelError, match="2 calibrations for 1 member"):
         AcousticModel(model)
+    meta_path.write_text(json.dumps({**meta, "agreement_bonus": "0.1"}))
+    with pytest.raises(ModelError, match=r"agreement_bonus '0.1': expected a number"):
+        AcousticModel(model)
 
 
 def test_view_dropout_silences_one_view_of_some_examples_never_both() -> None:

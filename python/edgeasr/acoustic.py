@@ -102,10 +102,11 @@ class Calibration:
 FALLBACK_THRESHOLD = 0.5
 
 
-def _threshold(value: Any, meta_path: Path) -> float:
-    """The ``threshold`` of a model's edgeasr.json, checked."""
+def _share(key: str, value: Any, meta_path: Path) -> float:
+    """A confidence setting of a model's edgeasr.json (``threshold``, ``agreement_bonus``),
+    checked."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ModelError(f"{meta_path}: threshold {value!r}: expected a number from 0 to 1")
+        raise ModelError(f"{meta_path}: {key} {value!r}: expected a number from 0 to 1")
     return float(value)
 
 
@@ -246,8 +247,10 @@ class AcousticModel:
         except TypeError as exc:
             raise ModelError(f"{meta_path}: calibration: {exc}") from None
         # How much less confidence a sentence needs where every member decoded it.
-        self.agreement_bonus = float(meta.get("agreement_bonus", 0.0))
-        self.threshold = _threshold(meta.get("threshold", FALLBACK_THRESHOLD), meta_path)
+        self.agreement_bonus = _share("agreement_bonus", meta.get("agreement_bonus", 0.0),
+                                      meta_path)
+        self.threshold = _share("threshold", meta.get("threshold", FALLBACK_THRESHOLD),
+                                meta_path)
         self.frontend = str(meta.get("frontend", "logmel40"))
         try:
             self.features = frontend(self.frontend)
