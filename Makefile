@@ -17,9 +17,9 @@ test: setup
 lint: setup
 	$(PY) -m ruff check python tests models scripts bench
 
-# Reproduce the shipped model (v21-hybrid-noisy) from nothing: 68 minutes on a 2-core machine
-# from a fresh clone, the same recipe with seed 1 86 minutes on a slow day
-# (docs/model-alternatives.md; about 2 hours on cores shared with other jobs). --threshold is
+# Reproduce the shipped model (v21-hybrid-noisy) from nothing: 47 minutes on a 2-core machine
+# from a fresh clone since training uses TensorFlow's CTC kernel (68 before; README.md), more
+# on cores shared with other jobs. --threshold is
 # written into models/edgeasr.json for the runtime: the dev-voice rule's choice for this model
 # (docs/configuration.md), made after its training, so it is given here rather than computed.
 model: setup
