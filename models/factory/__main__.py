@@ -254,7 +254,9 @@ PRESETS = {
     # and 2 (so other data too), 1306 of 2016 right / 73 wrong against v21 alone's 1252 / 77;
     # but v21 with its same-data twin (seed 3 on seed 2's data, session 25: alone 1156 / 78,
     # its few confident false actions forcing a threshold of 0.64) only 1174 / 59, worse than
-    # v21 alone. The pair is only as good as its weaker member's confidence; not shipped.
+    # v21 alone; v21 with a good same-data network (session 25's fresh-clone make model,
+    # 1248 / 73 alone) 1281 / 72. The pair is only as good as its weaker member's
+    # confidence; not shipped (docs/model-alternatives.md).
     "hybrid-noisy-pair": replace(HYBRID_LEAD, augmentation=Augmentation(clean_copy=False),
                                  members=2),
     # hybrid-lead in miniature, lead padding included (the tests run it; the shipped
