@@ -21,7 +21,7 @@ from tqdm import tqdm
 from edgeasr.acoustic import AcousticModel, Calibration
 from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.grammar import load_building_grammar
-from edgeasr.recognizer import agree, vote
+from edgeasr.recognizer import decide
 from factory.dataset import Example
 
 log = logging.getLogger(__name__)
@@ -70,13 +70,6 @@ def _check(ex: Example) -> tuple[list[Hypothesis | None], list[bool], str]:
     return hyps, oks, "command" if ref is not None else ex.kind
 
 
-def _bonus(model_path: Path) -> float:
-    """The agreement bonus the runtime will read from the model's edgeasr.json."""
-    meta_path = model_path.with_suffix(".json")
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    return float(meta.get("agreement_bonus", 0.0))
-
-
 def run(model_path: Path, dev: list[Example], config: Path, threshold: float,
         workers: int = 1) -> dict:
     """Decode the dev set with the int8 model (``workers`` processes: each utterance is
@@ -99,18 +92,16 @@ def run(model_path: Path, dev: list[Example], config: Path, threshold: float,
                         for h, _, _ in results])
         w = fit_logistic(x, np.asarray([ok[m] for _, ok, _ in results], float))
         cals.append(Calibration(scale=float(w[0]), word_scale=float(w[1]), offset=float(w[2])))
-    bonus, accepted, shown_ok = _bonus(model_path), [], []
-    # The runtime's acting rule at the model's threshold. Without the audio every frame
-    # counts as loud for the outside rule, so this is a little stricter than the service.
-    for hyps, oks, _ in results:
-        conf = [0.0 if h is None else c.confidence(*h.features)
-                for h, c in zip(hyps, cals, strict=True)]
-        chosen = agree([vote(h, c) for h, c in zip(hyps, conf, strict=True)], threshold, bonus)
-        accepted.append(chosen is not None)
-        # What the runtime reports: the acting member's sentence, else the surest one's.
-        shown_ok.append(oks[chosen if chosen is not None else int(np.argmax(conf))])
     meta_path = model_path.with_suffix(".json")
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    accepted, shown_ok = [], []
+    # The runtime's acting rule at the model's threshold (and agreement bonus). Without the
+    # audio every frame counts as loud for the outside rule, so this is a little stricter
+    # than the service.
+    for hyps, oks, _ in results:
+        chosen, shown, _ = decide(hyps, cals, threshold, float(meta.get("agreement_bonus", 0.0)))
+        accepted.append(chosen is not None)
+        shown_ok.append(oks[shown])  # what the runtime reports is right or not
     meta["calibration"] = (cals[0].__dict__ if members == 1
                            else [c.__dict__ for c in cals])
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")

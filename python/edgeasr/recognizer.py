@@ -33,7 +33,7 @@ def judge(hyp: Hypothesis, calibration: Calibration, threshold: float,
           outside_limit: float = OUTSIDE_LIMIT) -> tuple[float, bool]:
     """The confidence of a decoded sentence, and whether to act on it."""
     confidence = calibration.confidence(*hyp.features)
-    return confidence, confidence >= threshold and hyp.outside >= outside_limit
+    return confidence, agree([vote(hyp, confidence, outside_limit)], threshold) is not None
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,11 @@ class Vote:
     confidence: float
 
 
-def vote(hyp: Hypothesis | None, confidence: float) -> Vote:
+def vote(hyp: Hypothesis | None, confidence: float,
+         outside_limit: float = OUTSIDE_LIMIT) -> Vote:
     """A member's vote from its decode and that decode's confidence: the parse's intent and
-    slots, unless loud speech around the sentence rules it out (as in ``judge``)."""
-    if hyp is None or hyp.outside < OUTSIDE_LIMIT:
+    slots, unless loud speech around the sentence (beyond ``outside_limit``) rules it out."""
+    if hyp is None or hyp.outside < outside_limit:
         return Vote(None, 0.0)
     return Vote((hyp.parse.intent, repr(sorted(hyp.parse.slots.items()))), confidence)
 
@@ -66,6 +67,18 @@ def agree(votes: list[Vote], threshold: float, bonus: float = 0.0) -> int | None
         return None
     same = len(votes) > 1 and all(v.sentence == chosen.sentence for v in votes)
     return best if chosen.confidence >= (threshold - bonus if same else threshold) else None
+
+
+def decide(hyps: list[Hypothesis | None], calibrations: list[Calibration], threshold: float,
+           bonus: float) -> tuple[int | None, int, list[float]]:
+    """The member networks' decodes of one utterance judged together: which member to act
+    on (None: nothing), which one to report (the acting one, else the surest) and each
+    one's confidence."""
+    confidences = [0.0 if h is None else c.confidence(*h.features)
+                   for h, c in zip(hyps, calibrations, strict=True)]
+    chosen = agree([vote(h, c) for h, c in zip(hyps, confidences, strict=True)], threshold,
+                   bonus)
+    return chosen, chosen if chosen is not None else int(np.argmax(confidences)), confidences
 
 
 @dataclass
@@ -167,12 +180,8 @@ class Recognizer:
         if all(h is None for h in hyps):
             return Result("", None, {}, [], 0.0)
         t = time.perf_counter()
-        confidences = [0.0 if h is None else cal.confidence(*h.features)
-                       for h, cal in zip(hyps, self.model.calibrations, strict=True)]
-        chosen = agree([vote(h, c) for h, c in zip(hyps, confidences, strict=True)],
-                       self.threshold, self.model.agreement_bonus)
-        # What is reported when nothing is acted on: the surest member's sentence.
-        shown = chosen if chosen is not None else int(np.argmax(confidences))
+        chosen, shown, confidences = decide(hyps, self.model.calibrations, self.threshold,
+                                            self.model.agreement_bonus)
         hyp = hyps[shown]
         assert hyp is not None
         parse = hyp.parse
