@@ -143,3 +143,21 @@ def test_without_the_clean_copy_every_copy_of_a_sentence_is_noisy() -> None:
     assert is_clean(aug.DEFAULT) == [True, False]
     assert is_clean(aug.Augmentation(clean_copy=False)) == [False, False]
     assert aug.Augmentation(clean_copy=False).tag() == "-noclean"
+
+
+def test_skipped_voices_are_left_unmade_and_the_rest_is_unchanged() -> None:
+    """``dataset.build(skip=...)``, how a further member's own data leaves out the held-out
+    voices without synthesising them: the other utterances are the same audio as without
+    it, in the same order."""
+    sentences = [("command", t) for t in (
+        "turn on the kitchen light", "turn off the hallway light", "open the bedroom blinds",
+        "set the office light to thirty percent", "close the living room blinds",
+        "turn on the bathroom fan", "what time is it", "dim the kitchen light")]
+    every = dataset.build(sentences, 1, seed=5, workers=1)
+    skipped = every[0].voice
+    rest = dataset.build(sentences, 1, seed=5, workers=1, skip=(skipped,))
+    expected = [e for e in every if not dataset.has_voice(e.voice, [skipped])]
+    assert 0 < len(rest) == len(expected) < len(every)
+    for got, want in zip(rest, expected, strict=True):
+        assert (got.text, got.voice) == (want.text, want.voice)
+        np.testing.assert_array_equal(got.feats, want.feats)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ from conftest import DEMO_CONFIG, ROOT, TINY_THRESHOLD, copy_model, subprocess_e
 from edgeasr.acoustic import AcousticModel, Calibration, ModelError, _interpreter_class
 from edgeasr.features import N_MELS
 from edgeasr.lexicon import N_OUTPUTS
-from factory import voices
+from factory import dataset, voices
 
 # factory.export imports TensorFlow (seconds); only the test that needs its op list loads it.
 WINDOW = 400  # feature frames per inference window: factory.export.WINDOW, checked below
@@ -249,18 +250,26 @@ def test_several_weights_export_one_ensemble(tiny_hybrid_model: Path, tmp_path: 
 
 def test_pair_preset_trains_two_networks_apart_and_exports_them_side_by_side(
         tiny_pair_model: Path, tmp_path: Path) -> None:
-    """A preset of two members trains each from its own seed on the same data, keeps both
+    """A preset of two members, each with its own data, trains each from its own seed on
+    data synthesised from that seed (the second without the held-out voices), keeps both
     weights, and exports one graph with both members' logits side by side, a calibration
     for each and the agreement bonus; its two weights files re-export the same model."""
+    from factory.__main__ import DEV_VOICES  # imports TensorFlow
+
     cache = tiny_pair_model.parents[1] / "cache"
     weights = [cache / "weights-tiny-pair-1.h5", cache / "weights-tiny-pair-1-m1.h5"]
     assert all(w.is_file() for w in weights)
+    second = list(cache.glob("data-*-2-train-festival_ked_diphone-flite_awb-flite_rms.pkl"))
+    assert len(second) == 1, sorted(p.name for p in cache.iterdir())
+    made = pickle.loads(second[0].read_bytes())
+    assert made and not any(dataset.has_voice(e.voice, list(DEV_VOICES)) for e in made)
     runtime = json.loads(tiny_pair_model.with_suffix(".json").read_text())
     assert runtime["members"] == 2 and runtime["agreement_bonus"] == pytest.approx(0.1)
     assert len(runtime["calibration"]) == 2
     meta = json.loads((tiny_pair_model.parent / "model-meta.json").read_text())
     assert meta["members"] == 2 and meta["dev"]["calibration"] == runtime["calibration"]
-    assert "2 such trained parts, each trained alone" in (
+    assert meta["member_data"] is True and meta["seconds"]["member_data"] > 0
+    assert "2 such trained parts, each trained alone on its own data" in (
         tiny_pair_model.parent / "MODEL_CARD.md").read_text()
     model = AcousticModel(tiny_pair_model)
     rng = np.random.default_rng(4)

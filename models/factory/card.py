@@ -61,9 +61,11 @@ def network(meta: dict) -> list[str]:
                 + (f" {meta['averaged_members']} such trained parts (from earlier runs, each "
                    "trained alone) share the frozen network, and their phone logits are "
                    "averaged." if meta.get("averaged_members", 1) > 1 else "")
-                + (f" {meta['members']} such trained parts, each trained alone on the same "
-                   "data from its own initial weights and batch order (seeds "
-                   f"{meta['seed']} to {meta['seed'] + meta['members'] - 1}), share the frozen "
+                + (f" {meta['members']} such trained parts, each trained alone "
+                   + ("on its own data (sentences, voices and noise drawn from seeds "
+                      if meta.get("member_data") else
+                      "on the same data from its own initial weights and batch order (seeds ")
+                   + f"{meta['seed']} to {meta['seed'] + meta['members'] - 1}), share the frozen "
                    "network; the output is their phone logits side by side, and the runtime "
                    "decodes each alone and acts on the surest member's sentence when it "
                    "reaches the threshold, or the threshold less "

@@ -38,6 +38,7 @@ _RECIPE = aug.DEFAULT  # how the noisy copies are made
 _TEACHER = None  # factory.teacher.Teacher in a worker that computes teacher targets
 _TEACHER_HEARS = "mix"  # what it hears: "mix", the training audio; "dry", it before the noise
 _HOLD_OUT: tuple[str, ...] = ()  # voices that train nothing: the teacher need not hear them
+_SKIP: tuple[str, ...] = ()  # voices whose utterances are not made at all (``build``'s skip)
 # What a distilling preset's teacher may hear (Preset.teacher_hears).
 TEACHER_HEARS = ("mix", "dry")
 # Chatter lines each synthesis worker keeps for talker streams (``streams``).
@@ -46,8 +47,9 @@ STREAM_LINES = 160
 
 def _init_worker(seed: int, frontend_name: str = "logmel40",
                  recipe: aug.Augmentation = aug.DEFAULT, hold_out: tuple[str, ...] = (),
-                 teacher: bool = False, teacher_hears: str = "mix") -> None:
-    global _BABBLE, _ENGINES, _FRONTEND, _RECIPE, _TEACHER, _TEACHER_HEARS, _HOLD_OUT
+                 teacher: bool = False, teacher_hears: str = "mix",
+                 skip: tuple[str, ...] = ()) -> None:
+    global _BABBLE, _ENGINES, _FRONTEND, _RECIPE, _TEACHER, _TEACHER_HEARS, _HOLD_OUT, _SKIP
     from factory.corpus import chatter
 
     _FRONTEND = frontend_name
@@ -56,6 +58,7 @@ def _init_worker(seed: int, frontend_name: str = "logmel40",
     _TEACHER = None
     _TEACHER_HEARS = teacher_hears
     _HOLD_OUT = tuple(hold_out)
+    _SKIP = tuple(skip)
     if teacher:
         from factory.teacher import Teacher
 
@@ -77,6 +80,8 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
     rng = random.Random(idx)
     nrng = np.random.default_rng(idx)
     voice = random_voice(rng, _ENGINES)
+    if has_voice(voice.label, list(_SKIP)):  # each job draws from its own seed: the rest
+        return []  # of the data is what it would have been
     try:
         audio = synthesise(voice, text)
     except Exception as exc:  # a voice that fails on one text must not stop the factory
@@ -111,28 +116,29 @@ def _make(job: tuple[int, str, str, int, float]) -> list[Example]:
 def build(sentences: list[tuple[str, str]], copies: int, seed: int, workers: int,
           strength: float = 1.0, desc: str = "synthesise",
           frontend_name: str = "logmel40", recipe: aug.Augmentation = aug.DEFAULT,
-          hold_out: tuple[str, ...] = (), teacher: bool = False, teacher_hears: str = "mix"
-          ) -> list[Example]:
+          hold_out: tuple[str, ...] = (), teacher: bool = False, teacher_hears: str = "mix",
+          skip: tuple[str, ...] = ()) -> list[Example]:
     """Synthesise every sentence once and augment it ``copies`` times (the first copy clean).
 
     ``recipe``: how the noisy copies are made (``aug.Augmentation``); with its ``streams``,
     the talkers' pool leaves out ``hold_out``'s voices. ``teacher``: each copy but those in
     a ``hold_out`` voice also gets the teacher's view (``Example.teacher``) of its audio
-    (``teacher_hears`` "mix") or of that audio before the noise went in ("dry"). The same
-    arguments give the same audio."""
+    (``teacher_hears`` "mix") or of that audio before the noise went in ("dry"). ``skip``:
+    voices whose utterances are left out unmade; the others are the same as without it.
+    The same arguments give the same audio."""
     if teacher_hears not in TEACHER_HEARS:
         raise ValueError(f"teacher_hears: {teacher_hears!r}; expected one of "
                          f"{', '.join(TEACHER_HEARS)}")
     jobs = [(seed * 1_000_003 + i, k, t, copies, strength) for i, (k, t) in enumerate(sentences)]
     examples: list[Example] = []
     if workers <= 1:
-        _init_worker(seed, frontend_name, recipe, hold_out, teacher, teacher_hears)
+        _init_worker(seed, frontend_name, recipe, hold_out, teacher, teacher_hears, skip)
         for j in tqdm(jobs, desc=desc, unit="utt"):
             examples.extend(_make(j))
         return examples
     with mp.get_context("fork").Pool(workers, _init_worker,
                                       (seed, frontend_name, recipe, hold_out, teacher,
-                                       teacher_hears)) as pool:
+                                       teacher_hears, skip)) as pool:
         for ex in tqdm(pool.imap(_make, jobs, chunksize=8), total=len(jobs), desc=desc,
                        unit="utt"):
             examples.extend(ex)

@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import queue
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -234,6 +237,28 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
             yield x, y, xl, yl
 
 
+def ahead(batches: Iterator, depth: int = 2) -> Iterator:
+    """``batches`` made in a background thread, up to ``depth`` ahead, so that numpy builds
+    the next batch while TensorFlow trains on this one: the same batches in the same order;
+    an error making one is raised here."""
+    made: queue.Queue = queue.Queue(depth)
+    end = object()
+
+    def make() -> None:
+        try:
+            for batch in batches:
+                made.put(batch)
+        except BaseException as exc:  # handed to the consumer, raised in its thread
+            made.put(exc)
+        made.put(end)
+
+    threading.Thread(target=make, name="batches", daemon=True).start()
+    while (item := made.get()) is not end:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
 def _teacher_rows(examples: list[Example], batch: list[int], front: dict[int, int],
                   rows: int) -> tuple[np.ndarray, np.ndarray]:
     """The batch's teacher targets [B, rows, dim] (20 ms rows; an utterance ``front`` 10 ms
@@ -382,8 +407,9 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
     with tqdm(total=total, desc="train", unit="step") as bar:
         for epoch in range(epochs):
             losses, errors = [], []
-            for batch in _batches(examples, batch_frames, rng, augment=True, sub=sub, up=up,
-                                  lead=lead, hop=hop, drop_view=drop_view, teacher=distil):
+            for batch in ahead(_batches(examples, batch_frames, rng, augment=True, sub=sub,
+                                        up=up, lead=lead, hop=hop, drop_view=drop_view,
+                                        teacher=distil)):
                 if distil:
                     x, y, xl, yl, (target, mask) = batch
                     ctc, mse = step_distil(x, y, xl, yl, target, mask)
