@@ -390,6 +390,24 @@ def test_training_refuses_examples_that_mix_hybrid_and_log_mel_only() -> None:
         is_hybrid([hybrid, plain])
 
 
+def test_batches_made_ahead_come_in_order_and_their_errors_reach_training() -> None:
+    """``train.ahead``: training gets the very batches the generator makes, in its order,
+    and an error while making one stops training with that error."""
+    from factory.train import ahead
+
+    assert list(ahead(iter(range(9)), depth=2)) == list(range(9))
+
+    def broken():
+        yield "first"
+        raise ValueError("batch 2: bad example")
+
+    got = []
+    with pytest.raises(ValueError, match="batch 2: bad example"):
+        for batch in ahead(broken()):
+            got.append(batch)
+    assert got == ["first"]
+
+
 def test_training_loss_is_ctc_per_label_phone_of_each_padded_label() -> None:
     """The factory hands TensorFlow sparse labels (its fast CTC kernel); the loss must be
     what the dense, padded labels mean: each utterance's CTC over its own ``yl`` phones
