@@ -179,9 +179,12 @@ def write(path: Path, meta: dict) -> None:
         f"- {dev['commands']} commands, {dev['non_commands']} non-commands.",
         f"- Command accuracy (right telegrams, accepted): {pct(dev['command_accuracy'])}; "
         f"right telegrams before rejection: {pct(dev['top1_before_rejection'])}.",
-        f"- Non-commands that would send something (confidence >= {dev.get('threshold', 0.5)} "
-        "and no loud speech "
-        f"outside the sentence, `recognizer.judge`): {pct(dev['false_accepts'])}"
+        f"- Non-commands that would send something (confidence >= {dev.get('threshold', 0.5)}"
+        + (f", or {dev.get('threshold', 0.5) - meta['agreement_bonus']:.2f} where every member "
+           "decoded the same sentence," if meta.get("members", 1) > 1 else "")
+        + " and no loud speech outside the sentence, "
+        + ("`recognizer.agree`" if meta.get("members", 1) > 1 else "`recognizer.judge`")
+        + f"): {pct(dev['false_accepts'])}"
         + (" (" + ", ".join(f"{k}: {pct(v)}" for k, v in dev["false_accepts_by_kind"].items())
            + "; other-room = a command for a room the building lacks)"
            if dev.get("false_accepts_by_kind") else "") + ".",
