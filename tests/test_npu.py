@@ -25,13 +25,15 @@ def test_shipped_model_is_full_integer_per_tensor_and_npu_only(shipped_model: Pa
 
 def test_shipped_model_macs_and_params_follow_its_recorded_architecture(
         shipped_model: Path) -> None:
-    """MACs/parameters from the graph agree with the shape the factory recorded."""
+    """MACs/parameters from the graph agree with the shape the factory recorded (for each
+    member network of a model of several, whose outputs lie side by side)."""
     recorded = json.loads((ROOT / "models" / "model-meta.json").read_text())
     meta = recorded["shape"]
     c, blocks, k = meta["channels"], meta["blocks"], meta["kernel"]
+    members = recorded.get("members", 1)
     r = analyse(shipped_model)
     t_out = r.output.shape[1]
-    n_feats, n_out = 40, r.output.shape[2]  # the log-mel input
+    n_feats, n_out = 40, r.output.shape[2] // members  # the log-mel input; one member's phones
     # The frozen speech_embedding network of a hybrid model is counted apart.
     frozen = [o for o in r.ops if o.graph == "embedder"
               or any("speech_embedding" in t.name for t in o.outputs)]
@@ -44,14 +46,14 @@ def test_shipped_model_macs_and_params_follow_its_recorded_architecture(
         expected += t_out // 2 * 96 * 2 * c + t_out * c
         phases = recorded["phases"]
         assert len(frozen) % phases == 0 and sum(o.macs for o in frozen) > 0
-    assert sum(o.macs for o in trained) == expected
+    assert sum(o.macs for o in trained) == members * expected
     weights = front_k * n_feats * c + blocks * (k * c + c * c) + c * n_out
     biases = c + blocks * 2 * c + n_out
     if not hybrid:
-        assert r.params == weights + biases
+        assert r.params == members * (weights + biases)
     else:  # the trained convolutions' parameters, the embedding's 1x1 conv (bias: its BN) too
         learned = sum(o.params for o in trained if o.op in ("CONV_2D", "DEPTHWISE_CONV_2D"))
-        assert learned == weights + biases + 96 * 2 * c + 2 * c
+        assert learned == members * (weights + biases + 96 * 2 * c + 2 * c)
     if r.embedder is None:
         assert r.macs_per_audio_s == pytest.approx(r.macs / (r.stride_frames * 0.01))
     else:  # the model per window's new output, the embedder per call's new embeddings
