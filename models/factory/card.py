@@ -147,6 +147,9 @@ def write(path: Path, meta: dict) -> None:
         + (f", {meta['train_examples']} utterances of them in training (the held-out voices' "
            "are for the dev check below)" if meta.get("held_out_voices")
            else f" = {meta['train_examples']} utterances")
+        + (" for the first member; each further member trained on its own synthesis of as "
+           f"many sentences (seed {meta['seed']} + its index)" if meta.get("member_data")
+           else "")
         + f"; {len(meta['voices'])} distinct training voices "
         f"({', '.join(f'{k}: {v}' for k, v in sorted(engines.items()))}), each with random "
         "rate, pitch and resampling-based vocal-tract change.",
