@@ -55,7 +55,9 @@ class EdgeASREngine:
 
     def describe(self) -> dict[str, Any]:
         return {"engine": "EdgeASR", "model": str(self.recognizer.model.path),
-                "threshold": self.recognizer.threshold, "version": version("edgeasr"),
+                "threshold": self.recognizer.threshold,
+                "agreement_bonus": self.recognizer.model.agreement_bonus,
+                "version": version("edgeasr"),
                 "kernels": self.recognizer.model.kernels}
 
     def recognize(self, audio: np.ndarray) -> Output:
@@ -65,6 +67,7 @@ class EdgeASREngine:
         wall, cpu = time.perf_counter() - w0, time.thread_time() - c0
         return Output(result.text, list(result.telegrams), wall, cpu,
                       {"confidence": round(result.confidence, 4), "intent": result.intent,
+                       "unanimous": result.unanimous,
                        "timings": {k: round(v, 6) for k, v in result.timings.items()}})
 
 

@@ -14,7 +14,7 @@ from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.features import ONSET_FRAMES, quiet_frames
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
 from edgeasr.lexicon import BLANK, N_OUTPUTS, phone_ids, pronunciations
-from edgeasr.recognizer import Recognizer, Vote, agree
+from edgeasr.recognizer import Recognizer, Vote, agree, unanimous
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +186,10 @@ def test_agreement_lowers_the_bar_only_where_every_member_decoded_the_same() -> 
     assert agree([Vote(None, 0.0), Vote(None, 0.0)], 0.0, 0.1) is None  # nothing to act on
     assert agree([Vote("a", 0.55)], 0.6, 0.1) is None  # one network agrees with no one
     assert agree([Vote("a", 0.6)], 0.6) == 0
+    assert unanimous([Vote("a", 0.9), Vote("a", 0.1)])
+    assert not unanimous([Vote("a", 0.9), Vote("b", 0.1)])
+    assert not unanimous([Vote(None, 0.0), Vote(None, 0.0)])
+    assert not unanimous([Vote("a", 0.9)])
 
 
 def test_recognizer_acts_where_two_members_agree_below_the_threshold(
@@ -201,14 +205,15 @@ def test_recognizer_acts_where_two_members_agree_below_the_threshold(
     pair = Recognizer(grammar, SpelledPair(posteriors(text, seed=6), 0.1),  # type: ignore[arg-type]
                       threshold=bar)
     result = pair.recognize_features(heard)
-    assert result.accepted and result.text == text
+    assert result.accepted and result.text == text and result.unanimous
     assert [t.to_json() for t in result.telegrams] == telegrams
     # The second member heard another command: no agreement, the full bar, nothing sent.
     other_text = COMMANDS[0][0]
     split = Recognizer(grammar, SpelledPair(posteriors(other_text, seed=6), 0.1),  # type: ignore[arg-type]
                        threshold=bar).recognize_features(heard)
-    assert not split.accepted and split.telegrams == []
+    assert not split.accepted and split.telegrams == [] and not split.unanimous
     assert split.text in (text, other_text)  # the surer member's sentence is reported
+    assert not sure.unanimous  # one network agrees with no one
 
 
 def test_settled_says_whether_more_words_could_change_the_meaning(tmp_path: Path) -> None:

@@ -191,6 +191,9 @@ def test_edgeasr_engine_wrapper(grammar: CompiledGrammar) -> None:
     engine = EdgeASREngine(DEMO)
     out = engine.recognize(np.zeros(16000, np.float32))
     assert out.telegrams == [] and out.wall_s > 0 and "total" in out.detail["timings"]
+    # What bench.threshold needs to replay a pair's agreement bonus.
+    assert isinstance(out.detail["unanimous"], bool)
+    assert engine.describe()["agreement_bonus"] == engine.recognizer.model.agreement_bonus
     # The demo building leaves the threshold to the model (its edgeasr.json).
     assert grammar.building.recognizer.threshold is None
     assert engine.describe()["threshold"] == engine.recognizer.model.threshold

@@ -48,3 +48,31 @@ def test_tables_per_condition_and_chosen_thresholds(
     with pytest.raises(SystemExit):
         main([str(path), "--thresholds", "0.5,2"])
     assert "within 0..1" in capsys.readouterr().err
+
+
+def test_the_agreement_bonus_is_replayed_where_every_member_agreed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A pair's runtime acts on a sentence both members decoded at its bonus less than the
+    threshold; a replay that ignored it counted fewer false actions than the runtime makes."""
+    agreed = {**_clip("non-command", "false_action", True, 0.6)}
+    agreed["engines"]["edgeasr"]["unanimous"] = True
+    clips = [agreed, _clip("non-command", "false_action", True, 0.6),
+             {**_clip("command", "correct", True, 0.62), "condition": "clean"}]
+    (at,) = sweep(clips, (0.65,), bonus=0.1)
+    assert (at["right"], at["false"]) == (0, 1)  # only the agreed clip passes 0.55
+    (alone,) = sweep(clips, (0.65,))
+    assert alone["false"] == 0
+    path = tmp_path / "accuracy.json"
+    path.write_text(json.dumps({"engines": {"edgeasr": {"agreement_bonus": 0.1}},
+                                "clips": clips}))
+    assert main([str(path), "--thresholds", "0.65"]) == 0
+    out = capsys.readouterr().out
+    assert "bonus 0.1 replayed" in out and "| 0.65 | 0/1 | 0 | 1/2 (50.0 %) |" in out
+    assert main([str(path), "--thresholds", "0.65", "--bonus", "0"]) == 0
+    assert "| 0.65 | 0/1 | 0 | 0/2 (0.0 %) |" in capsys.readouterr().out
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"engines": {"edgeasr": {"agreement_bonus": 0.05}},
+                                 "clips": clips}))
+    with pytest.raises(SystemExit):
+        main([str(path), str(other)])
+    assert "different agreement bonuses" in capsys.readouterr().err

@@ -55,6 +55,13 @@ def vote(hyp: Hypothesis | None, confidence: float,
     return Vote((hyp.parse.intent, repr(sorted(hyp.parse.slots.items()))), confidence)
 
 
+def unanimous(votes: list[Vote]) -> bool:
+    """Whether every member network of a model of several decoded the same sentence: what
+    lowers its bar by the agreement bonus."""
+    return (len(votes) > 1 and votes[0].sentence is not None
+            and all(v.sentence == votes[0].sentence for v in votes))
+
+
 def agree(votes: list[Vote], threshold: float, bonus: float = 0.0) -> int | None:
     """Which member's sentence to act on (None: nothing). The surest member's (the first on
     ties), if its confidence reaches ``threshold``, or ``bonus`` less where there are several
@@ -65,8 +72,7 @@ def agree(votes: list[Vote], threshold: float, bonus: float = 0.0) -> int | None
     chosen = votes[best]
     if chosen.sentence is None:
         return None
-    same = len(votes) > 1 and all(v.sentence == chosen.sentence for v in votes)
-    return best if chosen.confidence >= (threshold - bonus if same else threshold) else None
+    return best if chosen.confidence >= threshold - (bonus if unanimous(votes) else 0.0) else None
 
 
 def decide(hyps: list[Hypothesis | None], calibrations: list[Calibration], threshold: float,
@@ -92,6 +98,9 @@ class Result:
     # The sentence could not go on to mean anything else (see WordGraph.settled): a live
     # service may act on it after a shorter pause.
     settled: bool = False
+    # Every member network of a model of several decoded this sentence, so it needed the
+    # model's agreement bonus less confidence (what a replay of other thresholds must know).
+    unanimous: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -186,7 +195,8 @@ class Recognizer:
         assert hyp is not None
         parse = hyp.parse
         result = Result(parse.text, None, dict(parse.slots), [], confidences[shown],
-                        settled=hyp.settled)
+                        settled=hyp.settled, unanimous=unanimous(
+                            [vote(h, c) for h, c in zip(hyps, confidences, strict=True)]))
         if chosen is not None:
             result.intent = parse.intent
             if self.grammar.resolve is not None:
