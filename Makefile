@@ -23,7 +23,7 @@ lint: setup
 # written into models/edgeasr.json for the runtime: the dev-voice rule's choice for this model
 # (docs/configuration.md), made after its training, so it is given here rather than computed.
 model: setup
-	cd models && ../$(PY) -m factory --preset hybrid-noisy-pair-apart --seed 1 --threshold 0.65
+	cd models && ../$(PY) -m factory --preset hybrid-noisy-pair-apart --seed 1 --threshold 0.75
 
 # Held-out evaluation (Piper joe voice, noise, non-commands) against pocketsphinx.
 eval: setup

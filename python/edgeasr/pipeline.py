@@ -54,7 +54,7 @@ class PipelineConfig:
     # bench.early_decisions (docs/knx.md): for v21-hybrid-noisy 0.75 / 0.75 acts on the same
     # commands as v9's 0.8 / 0.75, the settled ones 100 ms sooner; kept for the v26 pair.
     early_confidence: float = 0.75
-    pause_confidence: float = 0.75  # no lower than the shipped model's threshold (0.65)
+    pause_confidence: float = 0.75  # no lower than the shipped model's threshold (0.75)
     # push_to_talk: audio kept from before the press (people start as they press) and after
     # the release (and as they finish); a press longer than max_press_s is decoded then.
     ptt_pre_roll_s: float = 0.3
