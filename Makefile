@@ -34,7 +34,7 @@ latency: setup
 	$(PY) -m bench.latency
 
 # Benchmarks -> docs/benchmarks.md + docs/img/: accuracy vs SNR against pocketsphinx and
-# Whisper tiny.en, cost per engine, NPU readiness, aarch64 check, model trade-off (47-53 minutes
+# Whisper tiny.en, cost per engine, NPU readiness, aarch64 check, model trade-off (47-57 minutes
 # measured on 2 cores with the held-out clips already made; `make bench BENCH_ARGS=--quick`
 # took 8 minutes).
 BENCH_ARGS ?=
