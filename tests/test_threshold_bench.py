@@ -54,7 +54,7 @@ def test_the_agreement_bonus_is_replayed_where_every_member_agreed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A pair's runtime acts on a sentence both members decoded at its bonus less than the
     threshold; a replay that ignored it counted fewer false actions than the runtime makes."""
-    agreed = {**_clip("non-command", "false_action", True, 0.6)}
+    agreed = _clip("non-command", "false_action", True, 0.6)
     agreed["engines"]["edgeasr"]["unanimous"] = True
     clips = [agreed, _clip("non-command", "false_action", True, 0.6),
              {**_clip("command", "correct", True, 0.62), "condition": "clean"}]

@@ -110,6 +110,7 @@ def write(path: Path, meta: dict) -> None:
     off_npu = sorted({o["op"] for o in meta["ops"] if not o["npu"]})
     dev = meta["dev"]
     engines = Counter(v.split(":")[0] for v in meta["voices"])
+    several = meta.get("members", 1) > 1  # member networks that must agree
 
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{100 * x:.1f} %"
@@ -184,9 +185,9 @@ def write(path: Path, meta: dict) -> None:
         f"right telegrams before rejection: {pct(dev['top1_before_rejection'])}.",
         f"- Non-commands that would send something (confidence >= {dev.get('threshold', 0.5)}"
         + (f", or {dev.get('threshold', 0.5) - meta['agreement_bonus']:.2f} where every member "
-           "decoded the same sentence," if meta.get("members", 1) > 1 else "")
+           "decoded the same sentence," if several else "")
         + " and no loud speech outside the sentence, "
-        + ("`recognizer.agree`" if meta.get("members", 1) > 1 else "`recognizer.judge`")
+        + ("`recognizer.agree`" if several else "`recognizer.judge`")
         + f"): {pct(dev['false_accepts'])}"
         + (" (" + ", ".join(f"{k}: {pct(v)}" for k, v in dev["false_accepts_by_kind"].items())
            + "; other-room = a command for a room the building lacks)"

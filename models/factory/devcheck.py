@@ -99,9 +99,9 @@ def run(model_path: Path, dev: list[Example], config: Path, threshold: float,
     # audio every frame counts as loud for the outside rule, so this is a little stricter
     # than the service.
     for hyps, oks, _ in results:
-        chosen, shown, _ = decide(hyps, cals, threshold, float(meta.get("agreement_bonus", 0.0)))
-        accepted.append(chosen is not None)
-        shown_ok.append(oks[shown])  # what the runtime reports is right or not
+        decision = decide(hyps, cals, threshold, float(meta.get("agreement_bonus", 0.0)))
+        accepted.append(decision.chosen is not None)
+        shown_ok.append(oks[decision.shown])  # what the runtime reports is right or not
     meta["calibration"] = (cals[0].__dict__ if members == 1
                            else [c.__dict__ for c in cals])
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")

@@ -75,16 +75,25 @@ def agree(votes: list[Vote], threshold: float, bonus: float = 0.0) -> int | None
     return best if chosen.confidence >= threshold - (bonus if unanimous(votes) else 0.0) else None
 
 
+@dataclass(frozen=True)
+class Decision:
+    """The member networks' decodes of one utterance judged together."""
+
+    chosen: int | None  # the member to act on (None: nothing)
+    shown: int  # the member to report: the acting one, else the surest
+    confidences: list[float]  # each member's
+    unanimous: bool  # every member decoded the same sentence (``unanimous``)
+
+
 def decide(hyps: list[Hypothesis | None], calibrations: list[Calibration], threshold: float,
-           bonus: float) -> tuple[int | None, int, list[float]]:
-    """The member networks' decodes of one utterance judged together: which member to act
-    on (None: nothing), which one to report (the acting one, else the surest) and each
-    one's confidence."""
+           bonus: float) -> Decision:
+    """Judge the member networks' decodes of one utterance by ``agree``."""
     confidences = [0.0 if h is None else c.confidence(*h.features)
                    for h, c in zip(hyps, calibrations, strict=True)]
-    chosen = agree([vote(h, c) for h, c in zip(hyps, confidences, strict=True)], threshold,
-                   bonus)
-    return chosen, chosen if chosen is not None else int(np.argmax(confidences)), confidences
+    votes = [vote(h, c) for h, c in zip(hyps, confidences, strict=True)]
+    chosen = agree(votes, threshold, bonus)
+    shown = chosen if chosen is not None else int(np.argmax(confidences))
+    return Decision(chosen, shown, confidences, unanimous(votes))
 
 
 @dataclass
@@ -189,15 +198,15 @@ class Recognizer:
         if all(h is None for h in hyps):
             return Result("", None, {}, [], 0.0)
         t = time.perf_counter()
-        chosen, shown, confidences = decide(hyps, self.model.calibrations, self.threshold,
-                                            self.model.agreement_bonus)
-        hyp = hyps[shown]
+        decision = decide(hyps, self.model.calibrations, self.threshold,
+                          self.model.agreement_bonus)
+        hyp = hyps[decision.shown]
         assert hyp is not None
         parse = hyp.parse
-        result = Result(parse.text, None, dict(parse.slots), [], confidences[shown],
-                        settled=hyp.settled, unanimous=unanimous(
-                            [vote(h, c) for h, c in zip(hyps, confidences, strict=True)]))
-        if chosen is not None:
+        result = Result(parse.text, None, dict(parse.slots), [],
+                        decision.confidences[decision.shown], settled=hyp.settled,
+                        unanimous=decision.unanimous)
+        if decision.chosen is not None:
             result.intent = parse.intent
             if self.grammar.resolve is not None:
                 result.telegrams = self.grammar.resolve(parse)
