@@ -57,6 +57,8 @@ class EdgeASREngine:
         return {"engine": "EdgeASR", "model": str(self.recognizer.model.path),
                 "threshold": self.recognizer.threshold,
                 "agreement_bonus": self.recognizer.model.agreement_bonus,
+                "noise_allowance": self.recognizer.noise_allowance,
+                "noisy_below_db": self.recognizer.model.noisy_below_db,
                 "version": version("edgeasr"),
                 "kernels": self.recognizer.model.kernels}
 
@@ -68,6 +70,7 @@ class EdgeASREngine:
         return Output(result.text, list(result.telegrams), wall, cpu,
                       {"confidence": round(result.confidence, 4), "intent": result.intent,
                        "unanimous": result.unanimous,
+                       "snr_db": None if result.snr_db is None else round(result.snr_db, 2),
                        "timings": {k: round(v, 6) for k, v in result.timings.items()}})
 
 

@@ -12,7 +12,10 @@ which the shipped model never heard): choose the threshold here, never on the jo
 A model of several member networks acts on a sentence every member decoded at its
 agreement bonus less than the threshold (``edgeasr.recognizer.agree``); runs record, per
 clip, whether its members agreed (``unanimous``) and the model's bonus, and the replay
-applies it as the runtime does (``--bonus`` replays another).
+applies it as the runtime does (``--bonus`` replays another). Likewise each clip's
+speech-to-noise estimate (``snr_db``): under ``--noisy-below-db`` the threshold is lowered by
+``--noise-allowance`` (``Recognizer.threshold_for``; default: the runs' model's); several
+allowances, comma-separated, give a table each.
 
 Runs made with ``--threshold 0`` show, at 0.00, how many commands the model's best grammar
 sentence gets right at all (the recogniser's speech-outside-the-sentence limit still applies),
@@ -30,16 +33,21 @@ THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 
 
 def sweep(clips: list[dict], thresholds: tuple[float, ...] = THRESHOLDS,
-          bonus: float = 0.0) -> list[dict]:
+          bonus: float = 0.0, allowance: float = 0.0,
+          noisy_below_db: float = 0.0) -> list[dict]:
     """Per threshold: right / wrong / sent non-commands over ``clips`` (bench.eval's list);
-    a clip whose members all decoded its sentence needs ``bonus`` less."""
+    a clip whose members all decoded its sentence needs ``bonus`` less, one whose speech
+    stood under ``noisy_below_db`` above the noise ``allowance`` less."""
     rows = []
     for t in thresholds:
         row = {"threshold": t, "right": 0, "wrong": 0, "commands": 0, "false": 0,
                "non_commands": 0}
         for clip in clips:
             result = clip["engines"]["edgeasr"]
-            need = t - bonus if result.get("unanimous", False) else t
+            snr = result.get("snr_db")
+            noisy = snr is not None and snr < noisy_below_db
+            need = (t - (bonus if result.get("unanimous", False) else 0.0)
+                    - (allowance if noisy else 0.0))
             sent = bool(result["sent"]) and result.get("confidence", 0.0) >= need
             if clip["kind"] == "command":
                 row["commands"] += 1
@@ -60,9 +68,26 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated, each in 0..1 (default: %(default)s)")
     ap.add_argument("--bonus", type=float, default=None,
                     help="agreement bonus to replay (default: the one the runs' model has)")
+    ap.add_argument("--noise-allowance", default=None, metavar="A[,A...]",
+                    help="how much less a noisy clip needs, comma-separated for a table each "
+                         "(default: the runs' model's)")
+    ap.add_argument("--noisy-below-db", type=float, default=None,
+                    help="speech-to-noise estimate under which a clip is noisy (default: the "
+                         "runs' model's)")
     ap.add_argument("--by-condition", action="store_true",
                     help="a table per condition as well as the pooled one")
     args = ap.parse_args(argv)
+    allowances: tuple[float, ...] | None = None
+    if args.noise_allowance is not None:
+        try:
+            allowances = tuple(float(a) for a in args.noise_allowance.split(","))
+        except ValueError:
+            ap.error(f"--noise-allowance {args.noise_allowance!r}: expected numbers such as "
+                     "0,0.1,0.15")
+        if not all(0.0 <= a <= 1.0 for a in allowances):
+            ap.error(f"--noise-allowance {args.noise_allowance!r}: each must be within 0..1")
+    if args.noisy_below_db is not None and not 0.0 <= args.noisy_below_db <= 100.0:
+        ap.error(f"--noisy-below-db {args.noisy_below_db}: expected decibels from 0 to 100")
     try:
         thresholds = tuple(float(t) for t in args.thresholds.split(","))
     except ValueError:
@@ -73,12 +98,17 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--bonus {args.bonus}: expected a number from 0 to 1")
     clips: list[dict] = []
     bonuses = set()
+    noise_rules = set()
     for path in args.results:
         try:
             data = json.loads(path.read_text())
             clips.extend(c for c in data["clips"] if "edgeasr" in c["engines"])
             # Runs made before runs recorded it: no bonus (what their replays assumed).
-            bonuses.add(float(data.get("engines", {}).get("edgeasr", {}).get("agreement_bonus", 0)))
+            engine = data.get("engines", {}).get("edgeasr", {})
+            bonuses.add(float(engine.get("agreement_bonus", 0)))
+            # Likewise the noise allowance: none before runs recorded it.
+            noise_rules.add((float(engine.get("noise_allowance", 0)),
+                             float(engine.get("noisy_below_db", 0))))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             ap.error(f"{path}: not a bench.eval accuracy.json ({exc})")
     if args.bonus is None and len(bonuses) > 1:
@@ -89,19 +119,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(the runs do not record whether members agreed: bonus {bonus:g} not replayed)")
     elif bonus:
         print(f"(agreement bonus {bonus:g} replayed where every member decoded the sentence)")
+    if (allowances is None or args.noisy_below_db is None) and len(noise_rules) > 1:
+        ap.error(f"the runs' models have different noise rules (allowance, dB: "
+                 f"{sorted(noise_rules)}): give --noise-allowance and --noisy-below-db")
+    model_allowance, model_below = noise_rules.pop() if noise_rules else (0.0, 0.0)
+    allowances = allowances if allowances is not None else (model_allowance,)
+    below = args.noisy_below_db if args.noisy_below_db is not None else model_below
+    if any(allowances) and below:
+        if not any(c["engines"]["edgeasr"].get("snr_db") is not None for c in clips):
+            print("(the runs do not record the clips' speech-to-noise estimate: no noise "
+                  "allowance replayed)")
+        else:
+            print(f"(noise allowance replayed where the speech stood under {below:g} dB "
+                  "above the noise)")
     groups = [("all conditions", clips)]
     if args.by_condition:
         for cond in dict.fromkeys(c.get("condition", "?") for c in clips):
             groups.append((cond, [c for c in clips if c.get("condition", "?") == cond]))
-    for name, group in groups:
-        if args.by_condition:
-            print(f"\n{name}:\n")
-        print("| threshold | right | wrong | false actions (non-commands) |")
-        print("|---|---|---|---|")
-        for r in sweep(group, thresholds, bonus):
-            share = 100 * r["false"] / max(1, r["non_commands"])
-            print(f"| {r['threshold']:.2f} | {r['right']}/{r['commands']} | {r['wrong']} | "
-                  f"{r['false']}/{r['non_commands']} ({share:.1f} %) |")
+    for allowance in allowances:
+        for name, group in groups:
+            if len(allowances) > 1 or args.by_condition:
+                print(f"\n{name}" + (f", noise allowance {allowance:g}"
+                                      if len(allowances) > 1 else "") + ":\n")
+            print("| threshold | right | wrong | false actions (non-commands) |")
+            print("|---|---|---|---|")
+            for r in sweep(group, thresholds, bonus, allowance, below):
+                share = 100 * r["false"] / max(1, r["non_commands"])
+                print(f"| {r['threshold']:.2f} | {r['right']}/{r['commands']} | {r['wrong']} "
+                      f"| {r['false']}/{r['non_commands']} ({share:.1f} %) |")
     return 0
 
 

@@ -247,3 +247,28 @@ def test_threshold_left_out_is_the_models_own(tmp_path: Path, shipped_model: Pat
     assert Recognizer.from_config(no_section).threshold == meta["threshold"]
     assert Recognizer.from_config(own, model).threshold == 0.3
     assert Recognizer.from_config(own, model, threshold=0.9).threshold == 0.9
+
+
+def test_noise_allowance_is_the_models_unless_the_building_sets_it(
+        tmp_path: Path, shipped_model: Path) -> None:
+    """recognizer.noise_allowance: left out, the model's (edgeasr.json); set, the building's
+    (0 judges noisy rooms like quiet ones); outside 0..1, an error naming the key."""
+    pytest.importorskip("tflite_runtime")
+    import json
+
+    from conftest import copy_model
+
+    from edgeasr.recognizer import Recognizer
+
+    model = copy_model(shipped_model, tmp_path / "model")
+    meta = json.loads(model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps(
+        {**meta, "noise_allowance": 0.2, "noisy_below_db": 25}))
+    left_out = write(tmp_path, DEMO_TEXT, "a.yaml")
+    off = write(tmp_path, DEMO_TEXT + "\nrecognizer:\n  noise_allowance: 0\n", "b.yaml")
+    assert Recognizer.from_config(left_out, model).noise_allowance == 0.2
+    recognizer = Recognizer.from_config(off, model)
+    assert recognizer.noise_allowance == 0.0
+    assert recognizer.threshold_for(10.0) == recognizer.threshold
+    err = config_error(write(tmp_path, DEMO_TEXT + "\nrecognizer:\n  noise_allowance: 2\n"))
+    assert "recognizer.noise_allowance" in str(err) and "less than or equal to 1" in str(err)

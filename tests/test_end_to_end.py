@@ -114,6 +114,36 @@ def test_command_inside_a_long_recording(recognizer: Recognizer,
     assert telegrams(result) == expected, (result.text, result.confidence)
 
 
+def test_a_noisy_room_needs_the_noise_allowance_less(
+        shipped_model: Path, demo_config: Path, speak_audio: SpeakAudio, tmp_path: Path) -> None:
+    """The same command in a quiet room and under noise 10 dB below it: the recogniser
+    measures how far the speech stands above the noise, and only the noisy one is judged at
+    the threshold less the model's noise allowance (here the whole of it, so a threshold
+    nothing reaches stops the quiet one alone)."""
+    from conftest import copy_model
+
+    model = copy_model(shipped_model, tmp_path)
+    meta = json.loads(model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps(
+        {**meta, "threshold": 1.0, "agreement_bonus": 0.0, "noise_allowance": 1.0,
+         "noisy_below_db": 25.0}))
+    recognizer = Recognizer.from_config(demo_config, model)
+    text, engine, voice, speed, _ = COMMANDS[0]
+    speech = speak_audio(text, voice=voice, speed=speed, engine=engine)
+    quiet = np.concatenate([np.zeros(4800, np.float32), speech, np.zeros(4800, np.float32)])
+    power = float(np.mean(speech[np.abs(speech) > 0.01 * np.abs(speech).max()] ** 2))
+    rng = np.random.default_rng(5)
+    noise = rng.standard_normal(len(quiet)).astype(np.float32) * np.sqrt(power / 10.0)
+    in_quiet = recognizer.recognize(quiet)
+    in_noise = recognizer.recognize(quiet + noise)
+    assert in_quiet.snr_db is not None and in_noise.snr_db is not None
+    assert in_quiet.snr_db > 25.0 > in_noise.snr_db > 5.0
+    assert not in_quiet.accepted and in_quiet.telegrams == []
+    assert in_noise.accepted and in_noise.telegrams, (in_noise.text, in_noise.confidence)
+    strict = Recognizer(recognizer.grammar, recognizer.model, noise_allowance=0.0)
+    assert not strict.recognize(quiet + noise).accepted
+
+
 def test_cli_uses_the_shipped_model_by_default(
     shipped_model: Path, demo_config: Path, speak_audio: SpeakAudio, tmp_path: Path
 ) -> None:

@@ -194,6 +194,12 @@ def test_edgeasr_engine_wrapper(grammar: CompiledGrammar) -> None:
     # What bench.threshold needs to replay a pair's agreement bonus.
     assert isinstance(out.detail["unanimous"], bool)
     assert engine.describe()["agreement_bonus"] == engine.recognizer.model.agreement_bonus
+    # ... and its noise allowance: each clip's speech-to-noise estimate and the model's rule
+    # (digital silence has no speech to measure against).
+    assert out.detail["snr_db"] is not None and out.detail["snr_db"] >= 0
+    said = engine.describe()
+    assert (said["noise_allowance"], said["noisy_below_db"]) == (
+        engine.recognizer.noise_allowance, engine.recognizer.model.noisy_below_db)
     # The demo building leaves the threshold to the model (its edgeasr.json).
     assert grammar.building.recognizer.threshold is None
     assert engine.describe()["threshold"] == engine.recognizer.model.threshold

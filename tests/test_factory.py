@@ -286,13 +286,24 @@ def test_pair_preset_trains_two_networks_apart_and_exports_them_side_by_side(
     proc = subprocess.run(
         [sys.executable, "-m", "factory", "--preset", "tiny-pair", "--out", str(tmp_path),
          "--cache", str(cache), "--weights", *map(str, weights), "--config", str(DEMO_CONFIG),
-         "--threshold", str(TINY_THRESHOLD)],
+         "--threshold", str(TINY_THRESHOLD), "--noise-allowance", "0.15",
+         "--noisy-below-db", "25"],
         cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
         timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     again = AcousticModel(tmp_path / "edgeasr.tflite")
     np.testing.assert_array_equal(again.logits(feats), model.logits(feats))
     assert again.calibrations == model.calibrations
+    # The noise rule chosen after training goes to the runtime and into the card.
+    assert (again.noise_allowance, again.noisy_below_db) == (0.15, 25.0)
+    assert (model.noise_allowance, model.noisy_below_db) == (0.0, 0.0)
+    assert "0.15 less confidence" in (tmp_path / "MODEL_CARD.md").read_text()
+    proc = subprocess.run(
+        [sys.executable, "-m", "factory", "--preset", "tiny-pair", "--out", str(tmp_path),
+         "--noise-allowance", "0.15"],
+        cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
+        timeout=600, check=False)
+    assert proc.returncode != 0 and "go together" in proc.stderr
 
 
 def test_member_count_must_divide_the_outputs(tiny_hybrid_model: Path, tmp_path: Path) -> None:

@@ -117,6 +117,30 @@ def test_model_json_threshold_is_checked_and_optional(tmp_path: Path,
     assert AcousticModel(model).threshold == FALLBACK_THRESHOLD
 
 
+def test_model_json_noise_rule_is_checked_and_optional(tmp_path: Path,
+                                                       shipped_model: Path) -> None:
+    """A model may carry a noise allowance and the level under which a room is noisy; bad
+    values name the file, and a model without them judges every room alike."""
+    from conftest import copy_model
+
+    model = copy_model(shipped_model, tmp_path)
+    meta_path = model.with_suffix(".json")
+    meta = {k: v for k, v in json.loads(meta_path.read_text()).items()
+            if k not in ("noise_allowance", "noisy_below_db")}
+    meta_path.write_text(json.dumps(meta))
+    plain = AcousticModel(model)
+    assert (plain.noise_allowance, plain.noisy_below_db) == (0.0, 0.0)
+    meta_path.write_text(json.dumps({**meta, "noise_allowance": 0.2, "noisy_below_db": 30}))
+    ruled = AcousticModel(model)
+    assert (ruled.noise_allowance, ruled.noisy_below_db) == (0.2, 30.0)
+    for key, bad, expected in (("noise_allowance", 1.2, "from 0 to 1"),
+                               ("noisy_below_db", -5, "decibels from 0 to 100"),
+                               ("noisy_below_db", "25", "decibels from 0 to 100")):
+        meta_path.write_text(json.dumps({**meta, key: bad}))
+        with pytest.raises(ModelError, match=rf"{meta_path.name}: {key} .*{expected}"):
+            AcousticModel(model)
+
+
 def test_reference_kernels_run_the_same_graph(shipped_model: Path, speech: np.ndarray) -> None:
     """TFLite's reference kernels (what aarch64 computes) give the same phones, give or take
     x86's optimized int8 rounding, and an unknown kernel set is a clear error."""

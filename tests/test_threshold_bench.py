@@ -76,3 +76,38 @@ def test_the_agreement_bonus_is_replayed_where_every_member_agreed(
     with pytest.raises(SystemExit):
         main([str(path), str(other)])
     assert "different agreement bonuses" in capsys.readouterr().err
+
+
+def test_the_noise_allowance_is_replayed_where_the_clip_was_noisy(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A noisy clip (speech under the model's noisy_below_db above the noise) needs the
+    noise allowance less; a quiet one, or one measured before runs recorded it, does not."""
+    noisy = _clip("command", "correct", True, 0.62)
+    noisy["engines"]["edgeasr"]["snr_db"] = 17.0
+    quiet = _clip("command", "correct", True, 0.62)
+    quiet["engines"]["edgeasr"]["snr_db"] = 55.0
+    unmeasured = _clip("non-command", "false_action", True, 0.62)
+    both = _clip("non-command", "false_action", True, 0.52)  # noisy and unanimous
+    both["engines"]["edgeasr"] |= {"snr_db": 12.0, "unanimous": True}
+    clips = [noisy, quiet, unmeasured, both]
+    (at,) = sweep(clips, (0.75,), bonus=0.1, allowance=0.15, noisy_below_db=25.0)
+    assert (at["right"], at["false"]) == (1, 1)  # 0.6 for the noisy one, 0.5 for both
+    (plain,) = sweep(clips, (0.75,), bonus=0.1)
+    assert (plain["right"], plain["false"]) == (0, 0)
+    path = tmp_path / "accuracy.json"
+    path.write_text(json.dumps({"engines": {"edgeasr": {
+        "agreement_bonus": 0.1, "noise_allowance": 0.15, "noisy_below_db": 25.0}},
+        "clips": clips}))
+    assert main([str(path), "--thresholds", "0.75"]) == 0  # the runs' model's rule
+    out = capsys.readouterr().out
+    assert "under 25 dB" in out and "| 0.75 | 1/2 | 0 | 1/2 (50.0 %) |" in out
+    assert main([str(path), "--thresholds", "0.75", "--noise-allowance", "0,0.3"]) == 0
+    out = capsys.readouterr().out
+    none, more = out.split("noise allowance 0:")[1].split("noise allowance 0.3:")
+    assert "| 0.75 | 0/2 | 0 | 0/2 (0.0 %) |" in none
+    assert "| 0.75 | 1/2 | 0 | 1/2 (50.0 %) |" in more
+    for bad in (["--noise-allowance", "0.1,x"], ["--noise-allowance", "1.5"],
+                ["--noisy-below-db", "-3"]):
+        with pytest.raises(SystemExit):
+            main([str(path), *bad])
+        assert "--noise" in capsys.readouterr().err

@@ -387,6 +387,13 @@ def main(argv: list[str] | None = None) -> int:
                          "beside the calibration (default: %(default)s, its even odds); chosen "
                          "after training on the dev voices (python -m bench.threshold, "
                          "docs/configuration.md), so `make model` passes the shipped model's")
+    ap.add_argument("--noise-allowance", type=float, default=0.0,
+                    help="how much less confidence a command needs in a noisy room, written "
+                         "into edgeasr.json with --noisy-below-db (default: none); chosen, like "
+                         "the threshold, on the dev voices after training")
+    ap.add_argument("--noisy-below-db", type=float, default=0.0,
+                    help="speech-to-noise estimate (dB) under which a room counts as noisy "
+                         "(edgeasr.features.speech_to_noise_db)")
     ap.add_argument("--hold-out", metavar="VOICES",
                     help="comma-separated voices (engine:name; an espeak voice also matches its "
                          "variants) left out of training; the dev check and the confidence "
@@ -405,6 +412,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not 0.0 <= args.threshold <= 1.0:
         ap.error(f"--threshold {args.threshold}: expected a confidence from 0 to 1")
+    if not 0.0 <= args.noise_allowance <= 1.0:
+        ap.error(f"--noise-allowance {args.noise_allowance}: expected a confidence from 0 to 1")
+    if not 0.0 <= args.noisy_below_db <= 100.0:
+        ap.error(f"--noisy-below-db {args.noisy_below_db}: expected decibels from 0 to 100")
+    if bool(args.noise_allowance) != bool(args.noisy_below_db):
+        ap.error("--noise-allowance and --noisy-below-db go together: give both or neither")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     preset = PRESETS[args.preset]
     held_out = (list(preset.hold_out) if args.hold_out is None
@@ -565,6 +578,9 @@ def main(argv: list[str] | None = None) -> int:
         runtime_meta["embedder"] = True
     if preset.members > 1:
         runtime_meta |= {"members": preset.members, "agreement_bonus": preset.agreement_bonus}
+    noise_rule = ({"noise_allowance": args.noise_allowance,
+                   "noisy_below_db": args.noisy_below_db} if args.noise_allowance else {})
+    runtime_meta |= noise_rule
     model_path.with_suffix(".json").write_text(json.dumps(runtime_meta, indent=1) + "\n")
 
     from factory import card, devcheck
@@ -573,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "preset": args.preset, "frontend": preset.frontend, "seed": args.seed,
         **preset.augmentation.meta(),
-        "epochs": epochs, "held_out_voices": held_out,
+        "epochs": epochs, "held_out_voices": held_out, **noise_rule,
         **({"members": preset.members, "agreement_bonus": preset.agreement_bonus,
             **({"member_data": True} if preset.member_data else {})}
            if preset.members > 1 else

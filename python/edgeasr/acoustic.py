@@ -103,10 +103,17 @@ FALLBACK_THRESHOLD = 0.5
 
 
 def _share(key: str, value: Any, meta_path: Path) -> float:
-    """A confidence setting of a model's edgeasr.json (``threshold``, ``agreement_bonus``),
-    checked."""
+    """A confidence setting of a model's edgeasr.json (``threshold``, ``agreement_bonus``,
+    ``noise_allowance``), checked."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ModelError(f"{meta_path}: {key} {value!r}: expected a number from 0 to 1")
+    return float(value)
+
+
+def _decibels(key: str, value: Any, meta_path: Path) -> float:
+    """A level difference of a model's edgeasr.json (``noisy_below_db``), checked."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise ModelError(f"{meta_path}: {key} {value!r}: expected decibels from 0 to 100")
     return float(value)
 
 
@@ -251,6 +258,13 @@ class AcousticModel:
                                       meta_path)
         self.threshold = _share("threshold", meta.get("threshold", FALLBACK_THRESHOLD),
                                 meta_path)
+        # How much less confidence a command needs in a noisy room: where the speech stands
+        # less than ``noisy_below_db`` over the noise around it (features.speech_to_noise_db).
+        # Absent: none, every room is judged alike.
+        self.noise_allowance = _share("noise_allowance", meta.get("noise_allowance", 0.0),
+                                      meta_path)
+        self.noisy_below_db = _decibels("noisy_below_db", meta.get("noisy_below_db", 0.0),
+                                        meta_path)
         self.frontend = str(meta.get("frontend", "logmel40"))
         try:
             self.features = frontend(self.frontend)

@@ -5,6 +5,7 @@ One YAML schema (see ``examples/demo-building.yaml`` for a commented instance)::
     building: {name: str}                      # required
     wake_phrase: str | null                    # optional, spoken words
     recognizer: {threshold: float 0..1,        # optional, default the model's (edgeasr.json)
+                 noise_allowance: float 0..1,  # optional, default the model's (edgeasr.json)
                  filler_penalty: float < 0}    # optional, default off
     rooms:                                     # required, at least one
       - name: str                              # spoken name, e.g. "living room"
@@ -484,6 +485,9 @@ class BuildingInfo(_Strict):
 class Recognizer(_Strict):
     # None: the model's own (its edgeasr.json "threshold", docs/configuration.md).
     threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    # How much less confidence a command needs in a noisy room (0: none); None: the model's
+    # own (its edgeasr.json "noise_allowance", docs/configuration.md).
+    noise_allowance: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     # Opt-in: quiet audio around a command may be background at this cost per 20 ms frame
     # (log-probability, e.g. -0.5); see docs/architecture.md "Quiet filler".
     filler_penalty: Annotated[float, Field(lt=0.0)] | None = None

@@ -16,7 +16,7 @@ import numpy as np
 from edgeasr.acoustic import LEAD_FRAMES, AcousticModel, Calibration
 from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.endpoint import speech_segments
-from edgeasr.features import quiet_frames
+from edgeasr.features import quiet_frames, speech_to_noise_db
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
 from edgeasr.telegram import Telegram
 
@@ -110,6 +110,10 @@ class Result:
     # Every member network of a model of several decoded this sentence, so it needed the
     # model's agreement bonus less confidence (what a replay of other thresholds must know).
     unanimous: bool = False
+    # How far the speech stood above the noise around it (features.speech_to_noise_db; None:
+    # not measured). Under the model's noisy_below_db the threshold was lowered by its noise
+    # allowance (Recognizer.threshold_for).
+    snr_db: float | None = None
 
     @property
     def accepted(self) -> bool:
@@ -119,13 +123,19 @@ class Result:
 class Recognizer:
     def __init__(self, grammar: CompiledGrammar, model: AcousticModel,
                  threshold: float | None = None,
-                 filler_penalty: float | None = None) -> None:
+                 filler_penalty: float | None = None,
+                 noise_allowance: float | None = None) -> None:
         # None: the model's own (edgeasr.json), chosen with its calibration: a model brought
-        # by an update carries the threshold that goes with it.
+        # by an update carries the threshold (and noise allowance) that go with it.
         if threshold is None:
             threshold = model.threshold
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold {threshold} is outside 0..1")
+        if noise_allowance is None:
+            noise_allowance = model.noise_allowance
+        if not 0.0 <= noise_allowance <= 1.0:
+            raise ValueError(f"noise_allowance {noise_allowance} is outside 0..1")
+        self.noise_allowance = noise_allowance
         if filler_penalty is not None and filler_penalty >= 0.0:
             raise ValueError(f"filler_penalty {filler_penalty} must be below 0 (or None: off)")
         self.grammar = grammar
@@ -149,8 +159,9 @@ class Recognizer:
         if threshold is None and settings is not None:
             threshold = settings.threshold
         filler = settings.filler_penalty if settings is not None else None
+        allowance = settings.noise_allowance if settings is not None else None
         return cls(grammar, AcousticModel(model, delegate=delegate, kernels=kernels), threshold,
-                   filler)
+                   filler, allowance)
 
     @classmethod
     def from_context(cls, path: str | Path, model: str | Path | None = None,
@@ -158,14 +169,25 @@ class Recognizer:
         """A recogniser for a Picovoice Rhino context YAML (intent + slots, no telegrams)."""
         return cls(load_context_grammar(path), AcousticModel(model, kernels=kernels), threshold)
 
+    def threshold_for(self, snr_db: float | None) -> float:
+        """The confidence a sentence needs: the threshold, or the noise allowance less where
+        the speech stood under the model's ``noisy_below_db`` above the room's noise. In 10 dB
+        TV noise a right command's confidence falls, a non-command's stays low; so a noisy
+        room may take less (chosen on the dev voices with ``python -m bench.threshold``,
+        docs/configuration.md)."""
+        noisy = snr_db is not None and snr_db < self.model.noisy_below_db
+        return self.threshold - self.noise_allowance if noisy else self.threshold
+
     def recognize(self, pcm: np.ndarray) -> Result:
         """Recognise one utterance of 16 kHz mono float32 audio."""
         t0 = time.perf_counter()
         audio = np.asarray(pcm, dtype=np.float32)
         best: Result | None = None
         timings = {"features": 0.0, "model": 0.0, "decoder": 0.0, "intent": 0.0}
+        # Over the whole audio, not each speech segment: the room is heard around the words.
+        snr = speech_to_noise_db(audio)
         for seg in speech_segments(audio):
-            result = self._recognize_segment(audio[seg[0] : seg[1]], timings)
+            result = self._recognize_segment(audio[seg[0] : seg[1]], timings, snr)
             if best is None or (result.accepted, result.confidence) > (
                 best.accepted, best.confidence
             ):
@@ -173,19 +195,21 @@ class Recognizer:
         if best is None:
             best = Result("", None, {}, [], 0.0)
         best.timings = {**timings, "total": time.perf_counter() - t0}
+        best.snr_db = snr
         return best
 
     def recognize_features(self, feats: np.ndarray) -> Result:
         return self._decode(feats, {"model": 0.0, "decoder": 0.0, "intent": 0.0})
 
-    def _recognize_segment(self, audio: np.ndarray, timings: dict[str, float]) -> Result:
+    def _recognize_segment(self, audio: np.ndarray, timings: dict[str, float],
+                           snr_db: float | None) -> Result:
         t = time.perf_counter()
         feats = self.model.features(audio)
         timings["features"] += time.perf_counter() - t
-        return self._decode(feats, timings, audio)
+        return self._decode(feats, timings, audio, snr_db)
 
     def _decode(self, feats: np.ndarray, timings: dict[str, float],
-                audio: np.ndarray | None = None) -> Result:
+                audio: np.ndarray | None = None, snr_db: float | None = None) -> Result:
         t = time.perf_counter()
         # With the rows of the model's leading padding, quiet by construction (LEAD_FRAMES).
         members = self.model.member_log_probs(feats, lead=True)
@@ -198,7 +222,7 @@ class Recognizer:
         if all(h is None for h in hyps):
             return Result("", None, {}, [], 0.0)
         t = time.perf_counter()
-        decision = decide(hyps, self.model.calibrations, self.threshold,
+        decision = decide(hyps, self.model.calibrations, self.threshold_for(snr_db),
                           self.model.agreement_bonus)
         hyp = hyps[decision.shown]
         assert hyp is not None
