@@ -50,7 +50,7 @@ POLICIES: dict[str, PipelineConfig] = {
     "0.8 after 60 ms only": PipelineConfig(
         Mode.ALWAYS, pause_confidence=0.8, vad=VadConfig(**_NO_PEAK)),
     "0.8 settled after 60 ms, 0.75 after 160 ms": PipelineConfig(
-        Mode.ALWAYS, vad=VadConfig(**_NO_PEAK)),
+        Mode.ALWAYS, early_confidence=0.8, pause_confidence=0.75, vad=VadConfig(**_NO_PEAK)),
     # The earlier defaults: they cut weak final fricatives ("off" heard as "on").
     "the same, quiet also 30 dB under the peak": PipelineConfig(
         Mode.ALWAYS, vad=VadConfig(peak_drop_db=30.0, fricative_zcr=None)),

@@ -137,6 +137,8 @@ class SpelledModel:
     calibration = Calibration()
     calibrations = [calibration]
     agreement_bonus = 0.0
+    noise_allowance = 0.0  # features carry no audio to measure the room by
+    noisy_below_db = 0.0
 
     def log_probs(self, feats: np.ndarray, lead: bool = False) -> np.ndarray:
         if not lead:

@@ -76,6 +76,42 @@ def _graph_ops(path: Path, interp_inputs: list, outputs: list) -> set[str]:
     return ops
 
 
+def test_recheck_writes_new_runtime_settings_and_leaves_the_graphs(
+        tiny_model: Path, tmp_path: Path) -> None:
+    """Settings chosen on the dev voices after training (threshold, noise rule) reach a made
+    model with --recheck: its dev check runs again at them from the same cached dev set (so
+    the same calibration), the graphs and what training measured stay as they were."""
+    out = tmp_path / "model"
+    shutil.copytree(tiny_model.parent, out)
+    cache = tiny_model.parent.parent / "cache"
+    before = json.loads((out / "model-meta.json").read_text())
+
+    def factory(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "factory", "--preset", "tiny", "--out", str(out),
+             "--cache", str(cache), "--config", str(DEMO_CONFIG), "--workers", "1", *args],
+            cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
+            timeout=600, check=False)
+
+    proc = factory("--recheck", "--threshold", "0.9", "--noise-allowance", "0.2",
+                   "--noisy-below-db", "20")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (out / "edgeasr.tflite").read_bytes() == tiny_model.read_bytes()
+    runtime = json.loads((out / "edgeasr.json").read_text())
+    assert (runtime["threshold"], runtime["noise_allowance"], runtime["noisy_below_db"]) == (
+        0.9, 0.2, 20.0)
+    np.testing.assert_allclose(list(runtime["calibration"].values()),
+                               list(before["dev"]["calibration"].values()), rtol=1e-9)
+    meta = json.loads((out / "model-meta.json").read_text())
+    assert meta["dev"]["threshold"] == 0.9 > TINY_THRESHOLD
+    assert meta["dev"]["false_accepts"] <= before["dev"]["false_accepts"]
+    assert (meta["seconds"], meta["train_examples"]) == (before["seconds"],
+                                                         before["train_examples"])
+    assert "0.2 less confidence" in (out / "MODEL_CARD.md").read_text()
+    proc = factory("--recheck", "--seed", "2")  # another seed's dev set is not this model's
+    assert proc.returncode != 0 and "not tiny seed 2" in proc.stderr
+
+
 def test_model_is_full_integer_static_and_npu_only(factory_model: Path) -> None:
     tiny_model = factory_model
     pytest.importorskip("tensorflow")

@@ -317,6 +317,62 @@ def with_embeddings(examples: list, cache: Path, preset: Preset, pretrained: Pat
     return [replace(e, extra=x) for e, x in zip(examples, embeddings, strict=True)]
 
 
+def _as_list(calibration: dict | list) -> list[dict]:
+    """A model-meta.json calibration: one member's dict, or a list of them."""
+    return calibration if isinstance(calibration, list) else [calibration]
+
+
+def recheck_target(args: argparse.Namespace, ap: argparse.ArgumentParser) -> dict:
+    """The model-meta.json of the model ``--recheck`` rechecks; an error, before any
+    synthesis, if ``args.out`` holds none or one of another preset or seed."""
+    model_path, meta_path = args.out / "edgeasr.tflite", args.out / "model-meta.json"
+    if not (model_path.is_file() and meta_path.is_file()):
+        ap.error(f"--recheck: {args.out} holds no model made by the factory "
+                 "(edgeasr.tflite and model-meta.json)")
+    meta: dict = json.loads(meta_path.read_text())
+    if (meta.get("preset"), meta.get("seed")) != (args.preset, args.seed):
+        ap.error(f"--recheck: {meta_path} was made by preset {meta.get('preset')} seed "
+                 f"{meta.get('seed')}, not {args.preset} seed {args.seed}: its dev set differs")
+    return meta
+
+
+def recheck(args: argparse.Namespace, dev: list, noise_rule: dict,
+            ap: argparse.ArgumentParser) -> int:
+    """``--recheck``: new runtime settings for the model in ``args.out``, chosen after its
+    training on the dev voices, written as a run of its preset would write them: the graphs
+    stay, the dev check (which refits the same calibration from the same dev set) runs at the
+    new threshold, and model-meta.json keeps what the training run measured."""
+    from factory import card, devcheck
+
+    model_path = args.out / "edgeasr.tflite"
+    meta_path = args.out / "model-meta.json"
+    meta = recheck_target(args, ap)
+    runtime_path = model_path.with_suffix(".json")
+    runtime = {k: v for k, v in json.loads(runtime_path.read_text()).items()
+               if k not in ("calibration", "noise_allowance", "noisy_below_db")}
+    runtime_path.write_text(json.dumps({**runtime, "threshold": args.threshold, **noise_rule},
+                                       indent=1) + "\n")
+    before = meta.get("dev", {}).get("calibration")
+    dev_result = devcheck.run(model_path, dev, args.config, args.threshold, args.workers)
+    if before is not None and not np.allclose(
+            [list(c.values()) for c in _as_list(dev_result["calibration"])],
+            [list(c.values()) for c in _as_list(before)], rtol=1e-9, atol=1e-12):
+        logging.warning("the dev check fitted another calibration than the run that made the "
+                        "model (%s, was %s): its dev set differs", dev_result["calibration"],
+                        before)
+    kept = {k: v for k, v in meta.items() if k not in ("noise_allowance", "noisy_below_db")}
+    at = list(kept).index("held_out_voices") + 1 if "held_out_voices" in kept else len(kept)
+    items = list(kept.items())
+    meta = dict(items[:at] + list(noise_rule.items()) + items[at:])
+    meta["dev"] = dev_result
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    card.write(args.out / "MODEL_CARD.md", meta)
+    logging.info("rechecked %s at threshold %g%s", model_path, args.threshold,
+                 f", noise allowance {args.noise_allowance:g} under {args.noisy_below_db:g} dB"
+                 if noise_rule else "")
+    return 0
+
+
 def member_data(preset: Preset, seed: int, args: argparse.Namespace, grammar, held: set,
                 held_out: list[str]) -> tuple[Path, list]:
     """A further member's own training data (``Preset.member_data``) and its cache: the
@@ -409,6 +465,13 @@ def main(argv: list[str] | None = None) -> int:
                          "ensemble averaging their outputs")
     ap.add_argument("--data-only", action="store_true",
                     help="synthesise (or reuse) the training data, then stop")
+    ap.add_argument("--recheck", action="store_true",
+                    help="the model already in --out, made by this preset and seed, with new "
+                         "runtime settings (--threshold, --noise-allowance): its edgeasr.json "
+                         "rewritten, the dev check run again at them, model-meta.json and the "
+                         "card updated; the graphs are not touched, nothing is trained (the "
+                         "preset's data is synthesised first where --cache lacks it: the dev "
+                         "set is made with it)")
     args = ap.parse_args(argv)
     if not 0.0 <= args.threshold <= 1.0:
         ap.error(f"--threshold {args.threshold}: expected a confidence from 0 to 1")
@@ -418,6 +481,12 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--noisy-below-db {args.noisy_below_db}: expected decibels from 0 to 100")
     if bool(args.noise_allowance) != bool(args.noisy_below_db):
         ap.error("--noise-allowance and --noisy-below-db go together: give both or neither")
+    if args.recheck and (args.weights or args.data_only):
+        ap.error("--recheck checks the model in --out: it takes no --weights or --data-only")
+    if args.recheck:
+        recheck_target(args, ap)
+    noise_rule = ({"noise_allowance": args.noise_allowance,
+                   "noisy_below_db": args.noisy_below_db} if args.noise_allowance else {})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     preset = PRESETS[args.preset]
     held_out = (list(preset.hold_out) if args.hold_out is None
@@ -464,6 +533,10 @@ def main(argv: list[str] | None = None) -> int:
                      f" and {len(further)} further member(s)' data" if further else "")
         return 0
     t_data = time.time() - t0
+    if args.recheck:
+        if held_out:
+            examples, dev = dataset.split_voices(examples, dev, held_out)
+        return recheck(args, dev, noise_rule, ap)
 
     hybrid = "+" in preset.frontend
     if preset.members > 1 and not hybrid:
@@ -578,8 +651,6 @@ def main(argv: list[str] | None = None) -> int:
         runtime_meta["embedder"] = True
     if preset.members > 1:
         runtime_meta |= {"members": preset.members, "agreement_bonus": preset.agreement_bonus}
-    noise_rule = ({"noise_allowance": args.noise_allowance,
-                   "noisy_below_db": args.noisy_below_db} if args.noise_allowance else {})
     runtime_meta |= noise_rule
     model_path.with_suffix(".json").write_text(json.dumps(runtime_meta, indent=1) + "\n")
 
