@@ -9,7 +9,7 @@ import pytest
 from conftest import DEMO_CONFIG
 
 from bench.dataset import Clip
-from bench.early_decisions import POLICIES, clip_record, main, replay, score
+from bench.early_decisions import POLICIES, clip_record, main, replay, room, score
 from edgeasr.pipeline import Mode, Pipeline, PipelineConfig
 from edgeasr.recognizer import Recognizer
 from edgeasr.telegram import Telegram
@@ -45,6 +45,25 @@ def test_a_settled_command_is_decided_in_the_pause_only_when_the_policy_allows(
     strict = replay(Pipeline(rec, PipelineConfig(Mode.ALWAYS, early_confidence=1.01)), audio)
     assert (score(clip, strict), strict.quiet_ms) == ("right", round(1000 * vad.early_silence_s))
     assert early.after_speech_s < strict.after_speech_s < waited.after_speech_s
+
+
+def test_a_noisy_clip_is_replayed_in_its_noisy_room(
+        speak_audio: Callable[..., np.ndarray]) -> None:
+    """The noise goes on around a TV-noise clip (its quietest frames), so the recogniser
+    hears the room before the onset and judges it noisy; a clean clip stays in near silence."""
+    speech = speak_audio("turn on the kitchen light")
+    clean = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(8000, np.float32)])
+    rng = np.random.default_rng(7)
+    level = float(np.sqrt(np.mean(speech ** 2)))
+    noise = (0.3 * level * rng.standard_normal(len(clean))).astype(np.float32)
+    around = room(clean + noise)
+    assert len(around) == 16000
+    assert 0.2 * level < float(np.sqrt(np.mean(around ** 2))) < 0.45 * level
+    assert float(np.abs(room(clean)).max()) < 1e-3
+    rec = Recognizer.from_config(DEMO_CONFIG)
+    heard = replay(Pipeline(rec, POLICIES["end of utterance only"]), clean + noise).heard
+    assert heard is not None and heard.result.snr_db is not None
+    assert heard.result.snr_db < rec.model.noisy_below_db
 
 
 def test_confidences_must_be_two_numbers(capsys: pytest.CaptureFixture[str]) -> None:
