@@ -30,6 +30,7 @@ from bench.dataset import Clip, HeldoutAudio, make_clips, spread
 from bench.latency import speech_end_frame
 from bench.synth import TrainingVoice
 from edgeasr.capture import FRAME
+from edgeasr.features import frame_db
 from edgeasr.grammar import load_building_grammar
 from edgeasr.pipeline import Heard, Mode, PauseStepper, Pipeline, PipelineConfig
 from edgeasr.recognizer import Recognizer
@@ -92,8 +93,8 @@ def room(audio: np.ndarray, seconds: float = 1.0) -> np.ndarray:
     frames = audio[: len(audio) // FRAME * FRAME].reshape(-1, FRAME)
     if len(frames) == 0:
         return np.full(int(16000 * seconds), 1e-5, np.float32)
-    power = np.mean(frames.astype(np.float64) ** 2, axis=1)
-    bed = frames[np.sort(np.argsort(power)[: max(1, len(frames) // 10)])].reshape(-1)
+    quietest = np.argsort(frame_db(audio, FRAME))[: max(1, len(frames) // 10)]
+    bed = frames[np.sort(quietest)].reshape(-1)
     return np.resize(bed, int(16000 * seconds)).astype(np.float32)
 
 

@@ -29,6 +29,8 @@ import argparse
 import json
 from pathlib import Path
 
+from edgeasr.recognizer import noise_lowered
+
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 
 
@@ -44,10 +46,8 @@ def sweep(clips: list[dict], thresholds: tuple[float, ...] = THRESHOLDS,
                "non_commands": 0}
         for clip in clips:
             result = clip["engines"]["edgeasr"]
-            snr = result.get("snr_db")
-            noisy = snr is not None and snr < noisy_below_db
-            need = (t - (bonus if result.get("unanimous", False) else 0.0)
-                    - (allowance if noisy else 0.0))
+            need = (noise_lowered(t, allowance, noisy_below_db, result.get("snr_db"))
+                    - (bonus if result.get("unanimous", False) else 0.0))
             sent = bool(result["sent"]) and result.get("confidence", 0.0) >= need
             if clip["kind"] == "command":
                 row["commands"] += 1

@@ -336,17 +336,16 @@ def recheck_target(args: argparse.Namespace, ap: argparse.ArgumentParser) -> dic
     return meta
 
 
-def recheck(args: argparse.Namespace, dev: list, noise_rule: dict,
-            ap: argparse.ArgumentParser) -> int:
+def recheck(args: argparse.Namespace, dev: list, noise_rule: dict, meta: dict) -> int:
     """``--recheck``: new runtime settings for the model in ``args.out``, chosen after its
     training on the dev voices, written as a run of its preset would write them: the graphs
     stay, the dev check (which refits the same calibration from the same dev set) runs at the
-    new threshold, and model-meta.json keeps what the training run measured."""
+    new threshold, and model-meta.json keeps what the training run measured (``meta``, as
+    ``recheck_target`` read it)."""
     from factory import card, devcheck
 
     model_path = args.out / "edgeasr.tflite"
     meta_path = args.out / "model-meta.json"
-    meta = recheck_target(args, ap)
     runtime_path = model_path.with_suffix(".json")
     runtime = {k: v for k, v in json.loads(runtime_path.read_text()).items()
                if k not in ("calibration", "noise_allowance", "noisy_below_db")}
@@ -483,8 +482,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--noise-allowance and --noisy-below-db go together: give both or neither")
     if args.recheck and (args.weights or args.data_only):
         ap.error("--recheck checks the model in --out: it takes no --weights or --data-only")
-    if args.recheck:
-        recheck_target(args, ap)
+    target = recheck_target(args, ap) if args.recheck else None  # before any synthesis
     noise_rule = ({"noise_allowance": args.noise_allowance,
                    "noisy_below_db": args.noisy_below_db} if args.noise_allowance else {})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -533,10 +531,10 @@ def main(argv: list[str] | None = None) -> int:
                      f" and {len(further)} further member(s)' data" if further else "")
         return 0
     t_data = time.time() - t0
-    if args.recheck:
+    if target is not None:
         if held_out:
             examples, dev = dataset.split_voices(examples, dev, held_out)
-        return recheck(args, dev, noise_rule, ap)
+        return recheck(args, dev, noise_rule, target)
 
     hybrid = "+" in preset.frontend
     if preset.members > 1 and not hybrid:

@@ -75,6 +75,15 @@ def agree(votes: list[Vote], threshold: float, bonus: float = 0.0) -> int | None
     return best if chosen.confidence >= threshold - (bonus if unanimous(votes) else 0.0) else None
 
 
+def noise_lowered(threshold: float, allowance: float, noisy_below_db: float,
+                  snr_db: float | None) -> float:
+    """The threshold, or ``allowance`` less where the speech stood under ``noisy_below_db``
+    above the noise around it (``snr_db``; None: not measured, so not noisy). The one rule the
+    recogniser applies and ``bench.threshold`` replays."""
+    noisy = snr_db is not None and snr_db < noisy_below_db
+    return threshold - allowance if noisy else threshold
+
+
 @dataclass(frozen=True)
 class Decision:
     """The member networks' decodes of one utterance judged together."""
@@ -175,8 +184,8 @@ class Recognizer:
         TV noise a right command's confidence falls, a non-command's stays low; so a noisy
         room may take less (chosen on the dev voices with ``python -m bench.threshold``,
         docs/configuration.md)."""
-        noisy = snr_db is not None and snr_db < self.model.noisy_below_db
-        return self.threshold - self.noise_allowance if noisy else self.threshold
+        return noise_lowered(self.threshold, self.noise_allowance, self.model.noisy_below_db,
+                             snr_db)
 
     def recognize(self, pcm: np.ndarray) -> Result:
         """Recognise one utterance of 16 kHz mono float32 audio."""
