@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
                          "runs' model's)")
     ap.add_argument("--by-condition", action="store_true",
                     help="a table per condition as well as the pooled one")
+    ap.add_argument("--snr", action="store_true",
+                    help="also the clips' speech-to-noise estimates per condition (lowest, "
+                         "median, highest): what a --noisy-below-db level sorts")
     args = ap.parse_args(argv)
     allowances: tuple[float, ...] | None = None
     if args.noise_allowance is not None:
@@ -132,6 +135,19 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"(noise allowance replayed where the speech stood under {below:g} dB "
                   "above the noise)")
+    if args.snr:
+        print("\n| condition | clips measured | speech-to-noise dB: lowest | median | highest |")
+        print("|---|---|---|---|---|")
+        for cond in dict.fromkeys(c.get("condition", "?") for c in clips):
+            snrs = sorted(c["engines"]["edgeasr"]["snr_db"] for c in clips
+                          if c.get("condition", "?") == cond
+                          and c["engines"]["edgeasr"].get("snr_db") is not None)
+            if snrs:
+                print(f"| {cond} | {len(snrs)} | {snrs[0]:.1f} | {snrs[len(snrs) // 2]:.1f} "
+                      f"| {snrs[-1]:.1f} |")
+            else:
+                print(f"| {cond} | 0 | - | - | - |")
+        print()
     groups = [("all conditions", clips)]
     if args.by_condition:
         for cond in dict.fromkeys(c.get("condition", "?") for c in clips):

@@ -101,6 +101,9 @@ def test_the_noise_allowance_is_replayed_where_the_clip_was_noisy(
     assert main([str(path), "--thresholds", "0.75"]) == 0  # the runs' model's rule
     out = capsys.readouterr().out
     assert "under 25 dB" in out and "| 0.75 | 1/2 | 0 | 1/2 (50.0 %) |" in out
+    assert main([str(path), "--thresholds", "0.75", "--snr"]) == 0
+    # No conditions recorded: one group, three of four clips measured (12, 17, 55 dB).
+    assert "| ? | 3 | 12.0 | 17.0 | 55.0 |" in capsys.readouterr().out
     assert main([str(path), "--thresholds", "0.75", "--noise-allowance", "0,0.3"]) == 0
     out = capsys.readouterr().out
     none, more = out.split("noise allowance 0:")[1].split("noise allowance 0.3:")

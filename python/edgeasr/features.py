@@ -221,10 +221,10 @@ def speech_to_noise_db(audio: np.ndarray) -> float | None:
     (the room between and around the words). None for audio under 0.2 s.
 
     The 5th, not the 10th: a live utterance carries only 0.3 s of audio from before its onset
-    (``VadConfig.pre_roll_s``). Cut that tight, the dev voices' reverberant commands read as
-    low as 17 dB at the 10th percentile, but 39 dB or more at the 5th, and their 10 dB TV
-    noise clips at most 22 dB (450 of bench.eval's dev clips per condition). A file cut
-    tighter still, with no room around the words, reads low and is judged as noisy.
+    (``VadConfig.pre_roll_s``), and the lower the percentile, the more surely it lands in
+    that stretch of room rather than in a reverberant gap between words. A file cut tighter
+    still, with no room around the words, reads low and is judged as noisy. What the dev
+    clips read: ``python -m bench.threshold ... --snr`` (docs/configuration.md).
     """
     db = frame_db(audio, QUIET_HOP)
     if len(db) < 10:
