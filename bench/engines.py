@@ -59,6 +59,7 @@ class EdgeASREngine:
                 "agreement_bonus": self.recognizer.model.agreement_bonus,
                 "noise_allowance": self.recognizer.noise_allowance,
                 "noisy_below_db": self.recognizer.model.noisy_below_db,
+                "noisy_outside_limit": self.recognizer.model.noisy_outside_limit,
                 "version": version("edgeasr"),
                 "kernels": self.recognizer.model.kernels}
 
@@ -71,6 +72,14 @@ class EdgeASREngine:
                       {"confidence": round(result.confidence, 4), "intent": result.intent,
                        "unanimous": result.unanimous,
                        "snr_db": None if result.snr_db is None else round(result.snr_db, 2),
+                       # each member's decode before the vote, for bench.threshold's replay
+                       "members": [None if m is None else {
+                           "heard": m.text, "meaning": m.meaning,
+                           # 6 digits: the replay breaks ties as the runtime does
+                           "confidence": round(m.confidence, 6),
+                           "outside": round(m.outside, 6),
+                           "sent": [t.to_json() for t in m.telegrams]}
+                           for m in result.members],
                        "timings": {k: round(v, 6) for k, v in result.timings.items()}})
 
 

@@ -3,11 +3,10 @@
     python -m bench.eval --dev-voice flite:awb --engines edgeasr --threshold 0.5 --out /tmp/awb
     python -m bench.threshold /tmp/awb/accuracy.json /tmp/rms/accuracy.json ...
 
-Reads the per-clip results of `bench.eval` (made at its `--threshold`, so only
-thresholds at or above it can be replayed: a clip that was not sent stays not sent) and
-prints, per threshold, the commands sent right and wrong and the non-commands sent, pooled
-over every file and condition. Meant for the dev voices (flite awb and rms, festival ked,
-which the shipped model never heard): choose the threshold here, never on the joe voice.
+Reads the per-clip results of `bench.eval` and prints, per threshold, the commands sent
+right and wrong and the non-commands sent, pooled over every file and condition. Meant for
+the dev voices (flite awb and rms, festival ked, which the shipped model never heard):
+choose the threshold here, never on the joe voice.
 
 A model of several member networks acts on a sentence every member decoded at its
 agreement bonus less than the threshold (``edgeasr.recognizer.agree``); runs record, per
@@ -16,6 +15,16 @@ applies it as the runtime does (``--bonus`` replays another). Likewise each clip
 speech-to-noise estimate (``snr_db``): under ``--noisy-below-db`` the threshold is lowered by
 ``--noise-allowance`` (``Recognizer.threshold_for``; default: the runs' model's); several
 allowances, comma-separated, give a table each.
+
+Runs record each member network's decode before the vote (its sentence, confidence, the
+loud speech left outside it, its telegrams), and the replay votes from them as the runtime
+does (``edgeasr.recognizer.agree``), so any threshold replays, and so does another limit on
+the speech outside the sentence in a noisy room (``--noisy-outside-limit``, default: the
+runs' model's; ``recognizer.outside_limit``). It is exact for a clip of one speech segment
+(each of the three dev voices' 896 clips is one); of several, the replay keeps the segment the
+run chose. Runs from
+before they recorded members replay from the chosen sentence's confidence alone: only
+thresholds at or above the run's own (a clip that was not sent stays not sent).
 
 Runs made with ``--threshold 0`` show, at 0.00, how many commands the model's best grammar
 sentence gets right at all (the recogniser's speech-outside-the-sentence limit still applies),
@@ -29,30 +38,67 @@ import argparse
 import json
 from pathlib import Path
 
-from edgeasr.recognizer import noise_lowered
+from bench.metrics import same_telegrams
+from edgeasr.recognizer import OUTSIDE_LIMIT, Vote, agree, noise_lowered, outside_limit
+from edgeasr.telegram import Telegram
 
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 
 
+def has_members(clips: list[dict]) -> bool:
+    """Whether the runs recorded each member's decode (bench.eval since the noisy outside
+    limit), so that the replay can vote as the runtime does."""
+    return bool(clips) and all("members" in c["engines"]["edgeasr"] for c in clips)
+
+
+def voted(result: dict, threshold: float, bonus: float,
+          limit: float) -> list[dict[str, object]] | None:
+    """The telegrams the runtime would send from a clip's recorded member decodes
+    (``edgeasr.recognizer.agree``, each vote with the outside ``limit``); None: nothing."""
+    members = result["members"]
+    votes = [Vote(None, 0.0) if m is None or m["outside"] < limit
+             else Vote(m["meaning"], m["confidence"]) for m in members]
+    if not votes:
+        return None
+    chosen = agree(votes, threshold, bonus)
+    return None if chosen is None else members[chosen]["sent"] or None
+
+
 def sweep(clips: list[dict], thresholds: tuple[float, ...] = THRESHOLDS,
           bonus: float = 0.0, allowance: float = 0.0,
-          noisy_below_db: float = 0.0) -> list[dict]:
+          noisy_below_db: float = 0.0, noisy_limit: float | None = None) -> list[dict]:
     """Per threshold: right / wrong / sent non-commands over ``clips`` (bench.eval's list);
     a clip whose members all decoded its sentence needs ``bonus`` less, one whose speech
-    stood under ``noisy_below_db`` above the noise ``allowance`` less."""
+    stood under ``noisy_below_db`` above the noise ``allowance`` less. Runs that recorded
+    their members' decodes are replayed vote by vote, a noisy clip's with ``noisy_limit``
+    on the speech outside the sentence (None: the quiet room's); older runs from the
+    confidence of the sentence they chose."""
+    members = has_members(clips)
+    if noisy_limit is not None and not members:
+        raise ValueError("these runs do not record their members' decodes: re-run bench.eval "
+                         "to replay a noisy outside limit")
     rows = []
     for t in thresholds:
         row = {"threshold": t, "right": 0, "wrong": 0, "commands": 0, "false": 0,
                "non_commands": 0}
         for clip in clips:
             result = clip["engines"]["edgeasr"]
-            need = (noise_lowered(t, allowance, noisy_below_db, result.get("snr_db"))
-                    - (bonus if result.get("unanimous", False) else 0.0))
-            sent = bool(result["sent"]) and result.get("confidence", 0.0) >= need
+            snr = result.get("snr_db")
+            if members:
+                sent_telegrams = voted(result, noise_lowered(t, allowance, noisy_below_db, snr),
+                                       bonus, outside_limit(noisy_limit, noisy_below_db, snr))
+                sent = sent_telegrams is not None
+                right = sent and same_telegrams([Telegram(**d) for d in sent_telegrams or ()],
+                                                [Telegram(**d) for d in clip["reference"]])
+            else:
+                need = (noise_lowered(t, allowance, noisy_below_db, snr)
+                        - (bonus if result.get("unanimous", False) else 0.0))
+                sent = bool(result["sent"]) and result.get("confidence", 0.0) >= need
+                right = result["outcome"] == "correct"
             if clip["kind"] == "command":
                 row["commands"] += 1
                 if sent:
-                    row["right" if result["outcome"] == "correct" else "wrong"] += 1
+                    row["right" if right else "wrong"] += 1
             else:
                 row["non_commands"] += 1
                 row["false"] += sent
@@ -74,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noisy-below-db", type=float, default=None,
                     help="speech-to-noise estimate under which a clip is noisy (default: the "
                          "runs' model's)")
+    ap.add_argument("--noisy-outside-limit", default=None, metavar="L[,L...]",
+                    help="how much loud speech around the sentence a noisy clip tolerates "
+                         "(per-frame shortfall, from -10 to 0; 'none': the quiet room's "
+                         f"{OUTSIDE_LIMIT:g}), comma-separated for a table each (default: the "
+                         "runs' model's); needs runs that record their members' decodes")
     ap.add_argument("--by-condition", action="store_true",
                     help="a table per condition as well as the pooled one")
     ap.add_argument("--snr", action="store_true",
@@ -89,6 +140,17 @@ def main(argv: list[str] | None = None) -> int:
                      "0,0.1,0.15")
         if not all(0.0 <= a <= 1.0 for a in allowances):
             ap.error(f"--noise-allowance {args.noise_allowance!r}: each must be within 0..1")
+    limits: tuple[float | None, ...] | None = None
+    if args.noisy_outside_limit is not None:
+        try:
+            limits = tuple(None if v.strip() == "none" else float(v)
+                           for v in args.noisy_outside_limit.split(","))
+        except ValueError:
+            ap.error(f"--noisy-outside-limit {args.noisy_outside_limit!r}: expected numbers "
+                     "such as -0.2,-0.4 (or none)")
+        if not all(v is None or -10.0 <= v <= 0.0 for v in limits):
+            ap.error(f"--noisy-outside-limit {args.noisy_outside_limit!r}: each must be "
+                     "within -10..0")
     if args.noisy_below_db is not None and not 0.0 <= args.noisy_below_db <= 100.0:
         ap.error(f"--noisy-below-db {args.noisy_below_db}: expected decibels from 0 to 100")
     try:
@@ -102,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     clips: list[dict] = []
     bonuses = set()
     noise_rules = set()
+    outside_rules = set()
     for path in args.results:
         try:
             data = json.loads(path.read_text())
@@ -112,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             # Likewise the noise allowance: none before runs recorded it.
             noise_rules.add((float(engine.get("noise_allowance", 0)),
                              float(engine.get("noisy_below_db", 0))))
+            outside_rules.add(engine.get("noisy_outside_limit"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             ap.error(f"{path}: not a bench.eval accuracy.json ({exc})")
     if args.bonus is None and len(bonuses) > 1:
@@ -135,6 +199,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"(noise allowance replayed where the speech stood under {below:g} dB "
                   "above the noise)")
+    if limits is None and len(outside_rules) > 1:
+        ap.error(f"the runs' models have different noisy outside limits "
+                 f"({sorted(outside_rules, key=str)}): give --noisy-outside-limit")
+    limits = limits if limits is not None else (outside_rules.pop() if outside_rules else None,)
+    members = has_members(clips)
+    if any(v is not None for v in limits) and not members:
+        ap.error("these runs do not record their members' decodes (bench.eval before the "
+                 "noisy outside limit): re-run bench.eval to replay --noisy-outside-limit")
+    if members:
+        print("(each clip replayed vote by vote from its members' recorded decodes)")
     if args.snr:
         print("\n| condition | clips measured | speech-to-noise dB: lowest | median | highest |")
         print("|---|---|---|---|---|")
@@ -152,14 +226,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.by_condition:
         for cond in dict.fromkeys(c.get("condition", "?") for c in clips):
             groups.append((cond, [c for c in clips if c.get("condition", "?") == cond]))
-    for allowance in allowances:
+    for allowance, limit in ((a, v) for a in allowances for v in limits):
         for name, group in groups:
-            if len(allowances) > 1 or args.by_condition:
+            if len(allowances) > 1 or len(limits) > 1 or args.by_condition:
                 print(f"\n{name}" + (f", noise allowance {allowance:g}"
-                                      if len(allowances) > 1 else "") + ":\n")
+                                      if len(allowances) > 1 else "")
+                      + (f", noisy outside limit {'none' if limit is None else f'{limit:g}'}"
+                         if len(limits) > 1 else "") + ":\n")
             print("| threshold | right | wrong | false actions (non-commands) |")
             print("|---|---|---|---|")
-            for r in sweep(group, thresholds, bonus, allowance, below):
+            for r in sweep(group, thresholds, bonus, allowance, below, limit):
                 share = 100 * r["false"] / max(1, r["non_commands"])
                 print(f"| {r['threshold']:.2f} | {r['right']}/{r['commands']} | {r['wrong']} "
                       f"| {r['false']}/{r['non_commands']} ({share:.1f} %) |")

@@ -139,6 +139,7 @@ class SpelledModel:
     agreement_bonus = 0.0
     noise_allowance = 0.0  # features carry no audio to measure the room by
     noisy_below_db = 0.0
+    noisy_outside_limit = None
 
     def log_probs(self, feats: np.ndarray, lead: bool = False) -> np.ndarray:
         if not lead:
@@ -338,3 +339,24 @@ def test_loud_speech_outside_the_sentence_sends_nothing(grammar: CompiledGrammar
     assert judge(never, Calibration(), 0.5)[1] is False
     assert judge(dataclasses.replace(fits, outside=OUTSIDE_LIMIT + 0.05),
                  Calibration(), 0.5)[1] is True
+
+
+def test_a_noisy_room_tolerates_more_speech_outside_the_sentence(
+        grammar: CompiledGrammar) -> None:
+    """In a noisy room (speech under noisy_below_db above the noise) the model's noisy
+    outside limit replaces the quiet room's: TV babble around a command no longer takes the
+    vote away. A model without one, or a quiet room, keeps OUTSIDE_LIMIT."""
+    from edgeasr.recognizer import OUTSIDE_LIMIT, decide, outside_limit
+
+    assert outside_limit(-0.5, 25.0, 15.0) == -0.5
+    assert outside_limit(-0.5, 25.0, 40.0) == OUTSIDE_LIMIT
+    assert outside_limit(-0.5, 25.0, None) == OUTSIDE_LIMIT  # not measured: not noisy
+    assert outside_limit(None, 25.0, 15.0) == OUTSIDE_LIMIT
+    parse = grammar.graph.parse("open the living room blinds")
+    assert parse is not None
+    babble = Hypothesis(parse, score=-10.0, free_score=-10.0, worst_word=0.0, phones=20,
+                        outside=OUTSIDE_LIMIT - 0.1)
+    cals = [Calibration(), Calibration()]
+    assert decide([babble, babble], cals, 0.5, 0.0).chosen is None
+    noisy = decide([babble, babble], cals, 0.5, 0.0, outside_limit(-0.5, 25.0, 15.0))
+    assert noisy.chosen == 0 and noisy.unanimous

@@ -142,6 +142,30 @@ def test_a_noisy_room_needs_the_noise_allowance_less(
     assert in_noise.accepted and in_noise.telegrams, (in_noise.text, in_noise.confidence)
     strict = Recognizer(recognizer.grammar, recognizer.model, noise_allowance=0.0)
     assert not strict.recognize(quiet + noise).accepted
+    # Each member's decode is kept for replays (bench.threshold): the acting one sent these.
+    assert len(in_noise.members) == 2
+    assert in_noise.telegrams in ([list(m.telegrams) for m in in_noise.members if m])
+
+
+def test_a_noisy_room_takes_the_models_outside_limit(
+        shipped_model: Path, demo_config: Path, tmp_path: Path) -> None:
+    """The recogniser's limit on speech around the sentence: the model's noisy one where the
+    room was noisy, else the quiet room's (a model without one: always the quiet room's)."""
+    from conftest import copy_model
+
+    from edgeasr.recognizer import OUTSIDE_LIMIT
+
+    model = copy_model(shipped_model, tmp_path)
+    meta = json.loads(model.with_suffix(".json").read_text())
+    meta.pop("noisy_outside_limit", None)
+    model.with_suffix(".json").write_text(json.dumps(meta))
+    plain = Recognizer.from_config(demo_config, model)
+    assert plain.outside_limit_for(10.0) == plain.outside_limit_for(60.0) == OUTSIDE_LIMIT
+    model.with_suffix(".json").write_text(json.dumps(
+        {**meta, "noisy_below_db": 25.0, "noisy_outside_limit": -0.7}))
+    ruled = Recognizer.from_config(demo_config, model)
+    assert ruled.outside_limit_for(10.0) == -0.7
+    assert ruled.outside_limit_for(60.0) == ruled.outside_limit_for(None) == OUTSIDE_LIMIT
 
 
 def test_cli_uses_the_shipped_model_by_default(

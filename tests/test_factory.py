@@ -94,12 +94,12 @@ def test_recheck_writes_new_runtime_settings_and_leaves_the_graphs(
             timeout=600, check=False)
 
     proc = factory("--recheck", "--threshold", "0.9", "--noise-allowance", "0.2",
-                   "--noisy-below-db", "20")
+                   "--noisy-below-db", "20", "--noisy-outside-limit", "-0.5")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "edgeasr.tflite").read_bytes() == tiny_model.read_bytes()
     runtime = json.loads((out / "edgeasr.json").read_text())
-    assert (runtime["threshold"], runtime["noise_allowance"], runtime["noisy_below_db"]) == (
-        0.9, 0.2, 20.0)
+    assert (runtime["threshold"], runtime["noise_allowance"], runtime["noisy_below_db"],
+            runtime["noisy_outside_limit"]) == (0.9, 0.2, 20.0, -0.5)
     np.testing.assert_allclose(list(runtime["calibration"].values()),
                                list(before["dev"]["calibration"].values()), rtol=1e-9)
     meta = json.loads((out / "model-meta.json").read_text())
@@ -107,7 +107,12 @@ def test_recheck_writes_new_runtime_settings_and_leaves_the_graphs(
     assert meta["dev"]["false_accepts"] <= before["dev"]["false_accepts"]
     assert (meta["seconds"], meta["train_examples"]) == (before["seconds"],
                                                          before["train_examples"])
-    assert "0.2 less confidence" in (out / "MODEL_CARD.md").read_text()
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "0.2 less confidence" in card and "down to -0.5 per frame" in card
+    # A later recheck without the outside limit takes it out again.
+    assert factory("--recheck", "--threshold", "0.9", "--noise-allowance", "0.2",
+                   "--noisy-below-db", "20").returncode == 0
+    assert "noisy_outside_limit" not in json.loads((out / "edgeasr.json").read_text())
     proc = factory("--recheck", "--seed", "2")  # another seed's dev set is not this model's
     assert proc.returncode != 0 and "not tiny seed 2" in proc.stderr
 
@@ -339,7 +344,13 @@ def test_pair_preset_trains_two_networks_apart_and_exports_them_side_by_side(
          "--noise-allowance", "0.15"],
         cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
         timeout=600, check=False)
-    assert proc.returncode != 0 and "go together" in proc.stderr
+    assert proc.returncode != 0 and "--noisy-below-db goes with" in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "factory", "--preset", "tiny-pair", "--out", str(tmp_path),
+         "--noisy-outside-limit", "-0.5"],
+        cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
+        timeout=600, check=False)
+    assert proc.returncode != 0 and "--noisy-below-db goes with" in proc.stderr
 
 
 def test_member_count_must_divide_the_outputs(tiny_hybrid_model: Path, tmp_path: Path) -> None:

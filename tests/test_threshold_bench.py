@@ -114,3 +114,55 @@ def test_the_noise_allowance_is_replayed_where_the_clip_was_noisy(
         with pytest.raises(SystemExit):
             main([str(path), *bad])
         assert "--noise" in capsys.readouterr().err
+
+
+def _voted_clip(kind: str, reference: list[dict], snr_db: float,
+                members: list[tuple[str, float, float, list[dict]]]) -> dict:
+    """A clip as bench.eval records it since runs keep each member's decode: (meaning,
+    confidence, outside, telegrams) per member."""
+    return {"kind": kind, "reference": reference, "engines": {"edgeasr": {
+        "outcome": "?", "sent": [], "confidence": 0.0, "snr_db": snr_db,
+        "members": [{"heard": m, "meaning": m, "confidence": c, "outside": o, "sent": t}
+                    for m, c, o, t in members]}}}
+
+
+def test_members_are_replayed_vote_by_vote_with_the_noisy_outside_limit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs that record each member's decode are replayed as the runtime votes: loud speech
+    around a member's sentence (outside under the limit) takes its vote away, and in a noisy
+    room the model's noisy outside limit applies instead of the quiet room's."""
+    on = [{"ga": "1/1/1", "dpt": "1.001", "value": True}]
+    off = [{"ga": "1/1/1", "dpt": "1.001", "value": False}]
+    clips = [
+        # noisy: TV babble around a right command, both members
+        _voted_clip("command", on, 15.0, [("on", 0.9, -0.35, on), ("on", 0.85, -0.3, on)]),
+        # quiet: a near-command ("don't turn on ...") with loud speech before it
+        _voted_clip("non_command", [], 55.0, [("on", 0.9, -0.35, on), ("on", 0.9, -0.3, on)]),
+        # noisy: the members disagree; the surer one's sentence is the wrong one
+        _voted_clip("command", on, 15.0, [("off", 0.9, -0.1, off), ("on", 0.8, -0.1, on)]),
+    ]
+    (quiet_limit,) = sweep(clips, (0.8,))
+    assert (quiet_limit["right"], quiet_limit["wrong"], quiet_limit["false"]) == (0, 1, 0)
+    (noisy_limit,) = sweep(clips, (0.8,), noisy_below_db=25.0, noisy_limit=-0.4)
+    assert (noisy_limit["right"], noisy_limit["wrong"], noisy_limit["false"]) == (1, 1, 0)
+    path = tmp_path / "accuracy.json"
+    path.write_text(json.dumps({"engines": {"edgeasr": {
+        "agreement_bonus": 0.1, "noise_allowance": 0.15, "noisy_below_db": 25.0,
+        "noisy_outside_limit": -0.4}}, "clips": clips}))
+    assert main([str(path), "--thresholds", "0.8"]) == 0  # the runs' model's rule
+    out = capsys.readouterr().out
+    assert "vote by vote" in out and "| 0.80 | 1/2 | 1 | 0/1 (0.0 %) |" in out
+    assert main([str(path), "--thresholds", "0.8", "--noisy-outside-limit", "none,-0.4"]) == 0
+    none, looser = capsys.readouterr().out.split("noisy outside limit none:")[1].split(
+        "noisy outside limit -0.4:")
+    assert "| 0.80 | 0/2 | 1 | 0/1 (0.0 %) |" in none
+    assert "| 0.80 | 1/2 | 1 | 0/1 (0.0 %) |" in looser
+    with pytest.raises(SystemExit):
+        main([str(path), "--noisy-outside-limit", "0.5"])
+    assert "within -10..0" in capsys.readouterr().err
+    # Runs from before members were recorded cannot replay another outside limit.
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"clips": [_clip("command", "correct", True, 0.9)]}))
+    with pytest.raises(SystemExit):
+        main([str(old), "--noisy-outside-limit", "-0.4"])
+    assert "re-run bench.eval" in capsys.readouterr().err

@@ -336,6 +336,11 @@ def recheck_target(args: argparse.Namespace, ap: argparse.ArgumentParser) -> dic
     return meta
 
 
+# The runtime's noisy-room settings in edgeasr.json (and model-meta.json): what --recheck
+# replaces as a whole.
+NOISE_KEYS = ("noise_allowance", "noisy_below_db", "noisy_outside_limit")
+
+
 def recheck(args: argparse.Namespace, dev: list, noise_rule: dict, meta: dict) -> int:
     """``--recheck``: new runtime settings for the model in ``args.out``, chosen after its
     training on the dev voices, written as a run of its preset would write them: the graphs
@@ -348,7 +353,7 @@ def recheck(args: argparse.Namespace, dev: list, noise_rule: dict, meta: dict) -
     meta_path = args.out / "model-meta.json"
     runtime_path = model_path.with_suffix(".json")
     runtime = {k: v for k, v in json.loads(runtime_path.read_text()).items()
-               if k not in ("calibration", "noise_allowance", "noisy_below_db")}
+               if k not in ("calibration", *NOISE_KEYS)}
     runtime_path.write_text(json.dumps({**runtime, "threshold": args.threshold, **noise_rule},
                                        indent=1) + "\n")
     before = meta.get("dev", {}).get("calibration")
@@ -359,7 +364,7 @@ def recheck(args: argparse.Namespace, dev: list, noise_rule: dict, meta: dict) -
         logging.warning("the dev check fitted another calibration than the run that made the "
                         "model (%s, was %s): its dev set differs", dev_result["calibration"],
                         before)
-    kept = {k: v for k, v in meta.items() if k not in ("noise_allowance", "noisy_below_db")}
+    kept = {k: v for k, v in meta.items() if k not in NOISE_KEYS}
     at = list(kept).index("held_out_voices") + 1 if "held_out_voices" in kept else len(kept)
     items = list(kept.items())
     meta = dict(items[:at] + list(noise_rule.items()) + items[at:])
@@ -367,7 +372,7 @@ def recheck(args: argparse.Namespace, dev: list, noise_rule: dict, meta: dict) -
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     card.write(args.out / "MODEL_CARD.md", meta)
     logging.info("rechecked %s at threshold %g%s", model_path, args.threshold,
-                 f", noise allowance {args.noise_allowance:g} under {args.noisy_below_db:g} dB"
+                 f", in a room under {args.noisy_below_db:g} dB: {noise_rule}"
                  if noise_rule else "")
     return 0
 
@@ -449,6 +454,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noisy-below-db", type=float, default=0.0,
                     help="speech-to-noise estimate (dB) under which a room counts as noisy "
                          "(edgeasr.features.speech_to_noise_db)")
+    ap.add_argument("--noisy-outside-limit", type=float, default=None,
+                    help="how much loud speech around the sentence a noisy room tolerates "
+                         "(per-frame shortfall, -10..0), written into edgeasr.json with "
+                         "--noisy-below-db (default: the quiet room's, edgeasr.recognizer."
+                         "OUTSIDE_LIMIT); chosen on the dev voices after training")
     ap.add_argument("--hold-out", metavar="VOICES",
                     help="comma-separated voices (engine:name; an espeak voice also matches its "
                          "variants) left out of training; the dev check and the confidence "
@@ -478,13 +488,20 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--noise-allowance {args.noise_allowance}: expected a confidence from 0 to 1")
     if not 0.0 <= args.noisy_below_db <= 100.0:
         ap.error(f"--noisy-below-db {args.noisy_below_db}: expected decibels from 0 to 100")
-    if bool(args.noise_allowance) != bool(args.noisy_below_db):
-        ap.error("--noise-allowance and --noisy-below-db go together: give both or neither")
+    if args.noisy_outside_limit is not None and not -10.0 <= args.noisy_outside_limit <= 0.0:
+        ap.error(f"--noisy-outside-limit {args.noisy_outside_limit}: expected a per-frame "
+                 "shortfall from -10 to 0")
+    noisy_rules = bool(args.noise_allowance) or args.noisy_outside_limit is not None
+    if noisy_rules != bool(args.noisy_below_db):
+        ap.error("--noisy-below-db goes with --noise-allowance or --noisy-outside-limit: give "
+                 "it with them, and not without")
     if args.recheck and (args.weights or args.data_only):
         ap.error("--recheck checks the model in --out: it takes no --weights or --data-only")
     target = recheck_target(args, ap) if args.recheck else None  # before any synthesis
-    noise_rule = ({"noise_allowance": args.noise_allowance,
-                   "noisy_below_db": args.noisy_below_db} if args.noise_allowance else {})
+    noise_rule = {k: v for k, v in (("noise_allowance", args.noise_allowance),
+                                    ("noisy_below_db", args.noisy_below_db),
+                                    ("noisy_outside_limit", args.noisy_outside_limit))
+                  if v}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     preset = PRESETS[args.preset]
     held_out = (list(preset.hold_out) if args.hold_out is None

@@ -192,11 +192,17 @@ def write(path: Path, meta: dict) -> None:
         + (" (" + ", ".join(f"{k}: {pct(v)}" for k, v in dev["false_accepts_by_kind"].items())
            + "; other-room = a command for a room the building lacks)"
            if dev.get("false_accepts_by_kind") else "") + ".",
-        *([f"- In a noisy room the runtime needs {meta['noise_allowance']:g} less confidence: "
-           f"where the speech stands under {meta['noisy_below_db']:g} dB above the noise "
-           "around it (`Recognizer.threshold_for`). This check decodes features without their "
-           "audio, so its figures above are without that allowance; the dev-voice figures "
-           "with it are in docs/configuration.md."] if meta.get("noise_allowance") else []),
+        *([f"- In a noisy room, where the speech stands under {meta['noisy_below_db']:g} dB "
+           "above the noise around it, the runtime "
+           + " and ".join(filter(None, (
+               f"needs {meta['noise_allowance']:g} less confidence (`Recognizer.threshold_for`)"
+               if meta.get("noise_allowance") else "",
+               f"tolerates loud speech around the sentence down to "
+               f"{meta['noisy_outside_limit']:g} per frame (`Recognizer.outside_limit_for`)"
+               if meta.get("noisy_outside_limit") is not None else "")))
+           + ". This check decodes features without their audio, so its figures above are "
+           "without that; the dev-voice figures with it are in docs/configuration.md."]
+          if meta.get("noisy_below_db") else []),
         "- Confidence calibration (logistic regression on the decoder's margin and worst-word "
         f"shortfall): {dev['calibration']}.",
         "",

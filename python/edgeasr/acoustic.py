@@ -117,6 +117,16 @@ def _decibels(key: str, value: Any, meta_path: Path) -> float:
     return float(value)
 
 
+def _shortfall(key: str, value: Any, meta_path: Path) -> float | None:
+    """A per-frame log-probability shortfall of a model's edgeasr.json
+    (``noisy_outside_limit``), checked; None where it is absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not -10 <= value <= 0:
+        raise ModelError(f"{meta_path}: {key} {value!r}: expected a number from -10 to 0")
+    return float(value)
+
+
 def _members(value: Any, outputs: int, meta_path: Path) -> int:
     """The ``members`` of a model's edgeasr.json, checked against its output width."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1 or outputs % value:
@@ -265,6 +275,11 @@ class AcousticModel:
                                       meta_path)
         self.noisy_below_db = _decibels("noisy_below_db", meta.get("noisy_below_db", 0.0),
                                         meta_path)
+        # How much loud speech around the sentence a noisy room tolerates (the per-frame
+        # shortfall of Hypothesis.outside): there the TV, not the speaker, is most of it.
+        # Absent: the quiet room's limit (edgeasr.recognizer.OUTSIDE_LIMIT).
+        self.noisy_outside_limit = _shortfall(
+            "noisy_outside_limit", meta.get("noisy_outside_limit"), meta_path)
         self.frontend = str(meta.get("frontend", "logmel40"))
         try:
             self.features = frontend(self.frontend)

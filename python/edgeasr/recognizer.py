@@ -18,6 +18,7 @@ from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.endpoint import speech_segments
 from edgeasr.features import quiet_frames, speech_to_noise_db
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
+from edgeasr.grammar.graph import Parse
 from edgeasr.telegram import Telegram
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,12 @@ def vote(hyp: Hypothesis | None, confidence: float,
     slots, unless loud speech around the sentence (beyond ``outside_limit``) rules it out."""
     if hyp is None or hyp.outside < outside_limit:
         return Vote(None, 0.0)
-    return Vote((hyp.parse.intent, repr(sorted(hyp.parse.slots.items()))), confidence)
+    return Vote(meaning(hyp.parse), confidence)
+
+
+def meaning(parse: Parse) -> str:
+    """A sentence's intent and slots as one key: two decodes agree when theirs are equal."""
+    return repr((parse.intent, sorted(parse.slots.items())))
 
 
 def unanimous(votes: list[Vote]) -> bool:
@@ -75,13 +81,29 @@ def agree(votes: list[Vote], threshold: float, bonus: float = 0.0) -> int | None
     return best if chosen.confidence >= threshold - (bonus if unanimous(votes) else 0.0) else None
 
 
+def is_noisy(snr_db: float | None, noisy_below_db: float) -> bool:
+    """Whether the speech stood under ``noisy_below_db`` above the noise around it
+    (``snr_db``; None: not measured, so not noisy)."""
+    return snr_db is not None and snr_db < noisy_below_db
+
+
 def noise_lowered(threshold: float, allowance: float, noisy_below_db: float,
                   snr_db: float | None) -> float:
-    """The threshold, or ``allowance`` less where the speech stood under ``noisy_below_db``
-    above the noise around it (``snr_db``; None: not measured, so not noisy). The one rule the
+    """The threshold, or ``allowance`` less in a noisy room (``is_noisy``). The one rule the
     recogniser applies and ``bench.threshold`` replays."""
-    noisy = snr_db is not None and snr_db < noisy_below_db
-    return threshold - allowance if noisy else threshold
+    return threshold - allowance if is_noisy(snr_db, noisy_below_db) else threshold
+
+
+def outside_limit(noisy_limit: float | None, noisy_below_db: float,
+                  snr_db: float | None) -> float:
+    """How much loud speech around the sentence a vote tolerates: ``OUTSIDE_LIMIT``, or in a
+    noisy room (``is_noisy``) the model's ``noisy_limit`` where it has one. In 10 dB TV noise
+    the frames around a command are the TV's as often as the speaker's, and the quiet room's
+    limit silenced right commands (chosen on the dev voices with ``python -m bench.threshold
+    --noisy-outside-limit``, docs/configuration.md)."""
+    if noisy_limit is not None and is_noisy(snr_db, noisy_below_db):
+        return noisy_limit
+    return OUTSIDE_LIMIT
 
 
 @dataclass(frozen=True)
@@ -95,14 +117,27 @@ class Decision:
 
 
 def decide(hyps: list[Hypothesis | None], calibrations: list[Calibration], threshold: float,
-           bonus: float) -> Decision:
-    """Judge the member networks' decodes of one utterance by ``agree``."""
+           bonus: float, limit: float = OUTSIDE_LIMIT) -> Decision:
+    """Judge the member networks' decodes of one utterance by ``agree``, each vote with the
+    speech-outside-the-sentence ``limit``."""
     confidences = [0.0 if h is None else c.confidence(*h.features)
                    for h, c in zip(hyps, calibrations, strict=True)]
-    votes = [vote(h, c) for h, c in zip(hyps, confidences, strict=True)]
+    votes = [vote(h, c, limit) for h, c in zip(hyps, confidences, strict=True)]
     chosen = agree(votes, threshold, bonus)
     shown = chosen if chosen is not None else int(np.argmax(confidences))
     return Decision(chosen, shown, confidences, unanimous(votes))
+
+
+@dataclass(frozen=True)
+class MemberDecode:
+    """What one member network decoded, before the vote: what a replay of other rules must
+    know (``bench.threshold``)."""
+
+    text: str
+    meaning: str  # ``meaning``: equal for decodes that agree
+    confidence: float
+    outside: float  # Hypothesis.outside
+    telegrams: tuple[Telegram, ...]
 
 
 @dataclass
@@ -123,6 +158,8 @@ class Result:
     # not measured). Under the model's noisy_below_db the threshold was lowered by its noise
     # allowance (Recognizer.threshold_for).
     snr_db: float | None = None
+    # Each member network's decode of the utterance (None: it found no sentence).
+    members: list[MemberDecode | None] = field(default_factory=list)
 
     @property
     def accepted(self) -> bool:
@@ -187,6 +224,10 @@ class Recognizer:
         return noise_lowered(self.threshold, self.noise_allowance, self.model.noisy_below_db,
                              snr_db)
 
+    def outside_limit_for(self, snr_db: float | None) -> float:
+        """How much loud speech around the sentence a vote tolerates (``outside_limit``)."""
+        return outside_limit(self.model.noisy_outside_limit, self.model.noisy_below_db, snr_db)
+
     def recognize(self, pcm: np.ndarray) -> Result:
         """Recognise one utterance of 16 kHz mono float32 audio."""
         t0 = time.perf_counter()
@@ -232,13 +273,17 @@ class Recognizer:
             return Result("", None, {}, [], 0.0)
         t = time.perf_counter()
         decision = decide(hyps, self.model.calibrations, self.threshold_for(snr_db),
-                          self.model.agreement_bonus)
+                          self.model.agreement_bonus, self.outside_limit_for(snr_db))
         hyp = hyps[decision.shown]
         assert hyp is not None
         parse = hyp.parse
         result = Result(parse.text, None, dict(parse.slots), [],
                         decision.confidences[decision.shown], settled=hyp.settled,
-                        unanimous=decision.unanimous)
+                        unanimous=decision.unanimous,
+                        members=[None if h is None else MemberDecode(
+                            h.parse.text, meaning(h.parse), c, h.outside,
+                            tuple(self.grammar.resolve(h.parse)) if self.grammar.resolve
+                            else ()) for h, c in zip(hyps, decision.confidences, strict=True)])
         if decision.chosen is not None:
             result.intent = parse.intent
             if self.grammar.resolve is not None:
