@@ -75,8 +75,8 @@ class EdgeASREngine:
                        # each member's decode before the vote, for bench.threshold's replay
                        "members": [None if m is None else {
                            "heard": m.text, "meaning": m.meaning,
-                           # 6 digits: the replay breaks ties as the runtime does
-                           "confidence": round(m.confidence, 6),
+                           # unrounded: the replay breaks ties as the runtime does
+                           "confidence": m.confidence,
                            "outside": round(m.outside, 6),
                            "sent": [t.to_json() for t in m.telegrams]}
                            for m in result.members],
