@@ -339,18 +339,14 @@ def test_pair_preset_trains_two_networks_apart_and_exports_them_side_by_side(
     assert (again.noise_allowance, again.noisy_below_db) == (0.15, 25.0)
     assert (model.noise_allowance, model.noisy_below_db) == (0.0, 0.0)
     assert "0.15 less confidence" in (tmp_path / "MODEL_CARD.md").read_text()
-    proc = subprocess.run(
-        [sys.executable, "-m", "factory", "--preset", "tiny-pair", "--out", str(tmp_path),
-         "--noise-allowance", "0.15"],
-        cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
-        timeout=600, check=False)
-    assert proc.returncode != 0 and "--noisy-below-db goes with" in proc.stderr
-    proc = subprocess.run(
-        [sys.executable, "-m", "factory", "--preset", "tiny-pair", "--out", str(tmp_path),
-         "--noisy-outside-limit", "-0.5"],
-        cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
-        timeout=600, check=False)
-    assert proc.returncode != 0 and "--noisy-below-db goes with" in proc.stderr
+    # A noisy-room setting needs the level under which a room is noisy.
+    for setting in (["--noise-allowance", "0.15"], ["--noisy-outside-limit", "-0.5"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "factory", "--preset", "tiny-pair", "--out", str(tmp_path),
+             *setting],
+            cwd=ROOT / "models", env=subprocess_env(), capture_output=True, text=True,
+            timeout=600, check=False)
+        assert proc.returncode != 0 and "--noisy-below-db goes with" in proc.stderr, setting
 
 
 def test_member_count_must_divide_the_outputs(tiny_hybrid_model: Path, tmp_path: Path) -> None:
