@@ -248,6 +248,14 @@ class Recognizer:
         best.snr_db = snr
         return best
 
+    def _member_decodes(self, hyps: list[Hypothesis | None],
+                        confidences: list[float]) -> list[MemberDecode | None]:
+        resolve = self.grammar.resolve
+        return [None if h is None else MemberDecode(
+                    h.parse.text, meaning(h.parse), c, h.outside,
+                    tuple(resolve(h.parse)) if resolve is not None else ())
+                for h, c in zip(hyps, confidences, strict=True)]
+
     def recognize_features(self, feats: np.ndarray) -> Result:
         return self._decode(feats, {"model": 0.0, "decoder": 0.0, "intent": 0.0})
 
@@ -280,10 +288,7 @@ class Recognizer:
         result = Result(parse.text, None, dict(parse.slots), [],
                         decision.confidences[decision.shown], settled=hyp.settled,
                         unanimous=decision.unanimous,
-                        members=[None if h is None else MemberDecode(
-                            h.parse.text, meaning(h.parse), c, h.outside,
-                            tuple(self.grammar.resolve(h.parse)) if self.grammar.resolve
-                            else ()) for h, c in zip(hyps, decision.confidences, strict=True)])
+                        members=self._member_decodes(hyps, decision.confidences))
         if decision.chosen is not None:
             result.intent = parse.intent
             if self.grammar.resolve is not None:
