@@ -21,10 +21,10 @@ loud speech left outside it, its telegrams), and the replay votes from them as t
 does (``edgeasr.recognizer.agree``), so any threshold replays, and so does another limit on
 the speech outside the sentence in a noisy room (``--noisy-outside-limit``, default: the
 runs' model's; ``recognizer.outside_limit``). It is exact for a clip of one speech segment
-(each of the three dev voices' 896 clips is one); of several, the replay keeps the segment the
-run chose. Runs from
-before they recorded members replay from the chosen sentence's confidence alone: only
-thresholds at or above the run's own (a clip that was not sent stays not sent).
+(each of the three dev voices' 896 clips is one); of several, the replay keeps the segment
+the run chose. Runs from before they recorded members replay from the chosen sentence's
+confidence alone: only thresholds at or above the run's own (a clip that was not sent stays
+not sent).
 
 Runs made with ``--threshold 0`` show, at 0.00, how many commands the model's best grammar
 sentence gets right at all (the recogniser's speech-outside-the-sentence limit still applies),

@@ -498,10 +498,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.recheck and (args.weights or args.data_only):
         ap.error("--recheck checks the model in --out: it takes no --weights or --data-only")
     target = recheck_target(args, ap) if args.recheck else None  # before any synthesis
-    noise_rule = {k: v for k, v in (("noise_allowance", args.noise_allowance),
-                                    ("noisy_below_db", args.noisy_below_db),
+    noise_rule = {k: v for k, v in (("noise_allowance", args.noise_allowance or None),
+                                    ("noisy_below_db", args.noisy_below_db or None),
                                     ("noisy_outside_limit", args.noisy_outside_limit))
-                  if v}
+                  if v is not None}  # a limit of 0 is a setting; an allowance of 0 is none
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     preset = PRESETS[args.preset]
     held_out = (list(preset.hold_out) if args.hold_out is None
