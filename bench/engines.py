@@ -59,7 +59,7 @@ class EdgeASREngine:
                 "agreement_bonus": self.recognizer.model.agreement_bonus,
                 "noise_allowance": self.recognizer.noise_allowance,
                 "noisy_below_db": self.recognizer.model.noisy_below_db,
-                "noisy_outside_limit": self.recognizer.model.noisy_outside_limit,
+                "noisy_outside_limit": self.recognizer.noisy_outside_limit,
                 "version": version("edgeasr"),
                 "kernels": self.recognizer.model.kernels}
 

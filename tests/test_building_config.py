@@ -272,3 +272,29 @@ def test_noise_allowance_is_the_models_unless_the_building_sets_it(
     assert recognizer.threshold_for(10.0) == recognizer.threshold
     err = config_error(write(tmp_path, DEMO_TEXT + "\nrecognizer:\n  noise_allowance: 2\n"))
     assert "recognizer.noise_allowance" in str(err) and "less than or equal to 1" in str(err)
+
+
+def test_noisy_outside_limit_is_the_models_unless_the_building_sets_it(
+        tmp_path: Path, shipped_model: Path) -> None:
+    """recognizer.noisy_outside_limit: left out, the model's (edgeasr.json); set, the
+    building's (the quiet room's -0.2 turns the relaxation off); outside -10..0, an error
+    naming the key."""
+    pytest.importorskip("tflite_runtime")
+    import json
+
+    from conftest import copy_model
+
+    from edgeasr.recognizer import OUTSIDE_LIMIT, Recognizer
+
+    model = copy_model(shipped_model, tmp_path / "model")
+    meta = json.loads(model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps(
+        {**meta, "noisy_below_db": 25, "noisy_outside_limit": -0.5}))
+    left_out = Recognizer.from_config(write(tmp_path, DEMO_TEXT, "a.yaml"), model)
+    assert left_out.outside_limit_for(10.0) == -0.5
+    off = Recognizer.from_config(write(
+        tmp_path, DEMO_TEXT + f"\nrecognizer:\n  noisy_outside_limit: {OUTSIDE_LIMIT}\n",
+        "b.yaml"), model)
+    assert off.outside_limit_for(10.0) == OUTSIDE_LIMIT
+    err = config_error(write(tmp_path, DEMO_TEXT + "\nrecognizer:\n  noisy_outside_limit: 0.5\n"))
+    assert "recognizer.noisy_outside_limit" in str(err) and "less than or equal to 0" in str(err)

@@ -6,6 +6,7 @@ One YAML schema (see ``examples/demo-building.yaml`` for a commented instance)::
     wake_phrase: str | null                    # optional, spoken words
     recognizer: {threshold: float 0..1,        # optional, default the model's (edgeasr.json)
                  noise_allowance: float 0..1,  # optional, default the model's (edgeasr.json)
+                 noisy_outside_limit: -10..0,  # optional, default the model's (edgeasr.json)
                  filler_penalty: float < 0}    # optional, default off
     rooms:                                     # required, at least one
       - name: str                              # spoken name, e.g. "living room"
@@ -488,6 +489,10 @@ class Recognizer(_Strict):
     # How much less confidence a command needs in a noisy room (0: none); None: the model's
     # own (its edgeasr.json "noise_allowance", docs/configuration.md).
     noise_allowance: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    # How much loud speech around the sentence a noisy room tolerates (per-frame shortfall;
+    # -0.2, the quiet room's, turns the relaxation off); None: the model's own (its
+    # edgeasr.json "noisy_outside_limit", docs/configuration.md).
+    noisy_outside_limit: Annotated[float, Field(ge=-10.0, le=0.0)] | None = None
     # Opt-in: quiet audio around a command may be background at this cost per 20 ms frame
     # (log-probability, e.g. -0.5); see docs/architecture.md "Quiet filler".
     filler_penalty: Annotated[float, Field(lt=0.0)] | None = None

@@ -170,7 +170,8 @@ class Recognizer:
     def __init__(self, grammar: CompiledGrammar, model: AcousticModel,
                  threshold: float | None = None,
                  filler_penalty: float | None = None,
-                 noise_allowance: float | None = None) -> None:
+                 noise_allowance: float | None = None,
+                 noisy_outside_limit: float | None = None) -> None:
         # None: the model's own (edgeasr.json), chosen with its calibration: a model brought
         # by an update carries the threshold (and noise allowance) that go with it.
         if threshold is None:
@@ -182,6 +183,11 @@ class Recognizer:
         if not 0.0 <= noise_allowance <= 1.0:
             raise ValueError(f"noise_allowance {noise_allowance} is outside 0..1")
         self.noise_allowance = noise_allowance
+        if noisy_outside_limit is None:
+            noisy_outside_limit = model.noisy_outside_limit
+        if noisy_outside_limit is not None and not -10.0 <= noisy_outside_limit <= 0.0:
+            raise ValueError(f"noisy_outside_limit {noisy_outside_limit} is outside -10..0")
+        self.noisy_outside_limit = noisy_outside_limit
         if filler_penalty is not None and filler_penalty >= 0.0:
             raise ValueError(f"filler_penalty {filler_penalty} must be below 0 (or None: off)")
         self.grammar = grammar
@@ -206,8 +212,9 @@ class Recognizer:
             threshold = settings.threshold
         filler = settings.filler_penalty if settings is not None else None
         allowance = settings.noise_allowance if settings is not None else None
+        limit = settings.noisy_outside_limit if settings is not None else None
         return cls(grammar, AcousticModel(model, delegate=delegate, kernels=kernels), threshold,
-                   filler, allowance)
+                   filler, allowance, limit)
 
     @classmethod
     def from_context(cls, path: str | Path, model: str | Path | None = None,
@@ -226,7 +233,7 @@ class Recognizer:
 
     def outside_limit_for(self, snr_db: float | None) -> float:
         """How much loud speech around the sentence a vote tolerates (``outside_limit``)."""
-        return outside_limit(self.model.noisy_outside_limit, self.model.noisy_below_db, snr_db)
+        return outside_limit(self.noisy_outside_limit, self.model.noisy_below_db, snr_db)
 
     def recognize(self, pcm: np.ndarray) -> Result:
         """Recognise one utterance of 16 kHz mono float32 audio."""
