@@ -150,3 +150,15 @@ def test_pause_settings_must_be_in_order() -> None:
                 {"early_silence_s": 0.45, "end_silence_s": 0.45}):
         with pytest.raises(ValidationError, match="settled_silence_s <= early_silence_s"):
             ListenConfig(**bad)
+
+
+def test_the_wake_recogniser_keeps_the_buildings_settings() -> None:
+    """In wake mode the pipeline builds a second recogniser for the wake-phrase grammar; the
+    building's threshold and noisy-room overrides carry over to it, not the model's own."""
+    rec = Recognizer.from_config(DEMO_CONFIG)
+    tuned = Recognizer(rec.grammar, rec.model, threshold=0.9, noise_allowance=0.0,
+                       noisy_outside_limit=-0.2)
+    wake = Pipeline(tuned, PipelineConfig(mode=Mode.WAKE)).wake
+    assert wake is not None
+    assert (wake.threshold, wake.noise_allowance, wake.noisy_outside_limit) == (0.9, 0.0, -0.2)
+    assert (rec.noise_allowance, rec.noisy_outside_limit) == (0.15, -0.5)  # the model's
