@@ -68,17 +68,19 @@ class EdgeASREngine:
         w0, c0 = time.perf_counter(), time.thread_time()
         result = self.recognizer.recognize(pcm)
         wall, cpu = time.perf_counter() - w0, time.thread_time() - c0
+        resolve = self.recognizer.grammar.resolve
         return Output(result.text, list(result.telegrams), wall, cpu,
                       {"confidence": round(result.confidence, 4), "intent": result.intent,
                        "unanimous": result.unanimous,
                        "snr_db": None if result.snr_db is None else round(result.snr_db, 2),
                        # each member's decode before the vote, for bench.threshold's replay
                        "members": [None if m is None else {
-                           "heard": m.text, "meaning": m.meaning,
+                           "heard": m.parse.text, "meaning": m.meaning,
                            # unrounded: the replay breaks ties as the runtime does
                            "confidence": m.confidence,
                            "outside": round(m.outside, 6),
-                           "sent": [t.to_json() for t in m.telegrams]}
+                           "sent": [t.to_json() for t in
+                                    (resolve(m.parse) if resolve is not None else ())]}
                            for m in result.members],
                        "timings": {k: round(v, 6) for k, v in result.timings.items()}})
 

@@ -131,13 +131,17 @@ def decide(hyps: list[Hypothesis | None], calibrations: list[Calibration], thres
 @dataclass(frozen=True)
 class MemberDecode:
     """What one member network decoded, before the vote: what a replay of other rules must
-    know (``bench.threshold``)."""
+    know (``bench.threshold``). Its telegrams are the grammar's to resolve, by whoever needs
+    them: the recogniser resolves only the sentence it acts on."""
 
-    text: str
-    meaning: str  # ``meaning``: equal for decodes that agree
+    parse: Parse
     confidence: float
     outside: float  # Hypothesis.outside
-    telegrams: tuple[Telegram, ...]
+
+    @property
+    def meaning(self) -> str:
+        """``meaning``: equal for decodes that agree."""
+        return meaning(self.parse)
 
 
 @dataclass
@@ -255,14 +259,6 @@ class Recognizer:
         best.snr_db = snr
         return best
 
-    def _member_decodes(self, hyps: list[Hypothesis | None],
-                        confidences: list[float]) -> list[MemberDecode | None]:
-        resolve = self.grammar.resolve
-        return [None if h is None else MemberDecode(
-                    h.parse.text, meaning(h.parse), c, h.outside,
-                    tuple(resolve(h.parse)) if resolve is not None else ())
-                for h, c in zip(hyps, confidences, strict=True)]
-
     def recognize_features(self, feats: np.ndarray) -> Result:
         return self._decode(feats, {"model": 0.0, "decoder": 0.0, "intent": 0.0})
 
@@ -295,7 +291,8 @@ class Recognizer:
         result = Result(parse.text, None, dict(parse.slots), [],
                         decision.confidences[decision.shown], settled=hyp.settled,
                         unanimous=decision.unanimous,
-                        members=self._member_decodes(hyps, decision.confidences))
+                        members=[None if h is None else MemberDecode(h.parse, c, h.outside)
+                                 for h, c in zip(hyps, decision.confidences, strict=True)])
         if decision.chosen is not None:
             result.intent = parse.intent
             if self.grammar.resolve is not None:
