@@ -377,6 +377,23 @@ def recheck(args: argparse.Namespace, dev: list, noise_rule: dict, meta: dict) -
     return 0
 
 
+def hold_out(examples: list, dev: list, held_out: list[str],
+             ap: argparse.ArgumentParser) -> tuple[list, list]:
+    """The training examples and the dev set with the ``held_out`` voices' utterances moved
+    to the dev set (unchanged where none are held out)."""
+    from factory import dataset
+
+    if not held_out:
+        return examples, dev
+    try:
+        examples, dev = dataset.split_voices(examples, dev, held_out)
+    except ValueError as exc:
+        ap.error(f"--hold-out: {exc}")
+    logging.info("holding out %s: %d training utterances, %d for the dev check",
+                 ", ".join(held_out), len(examples), len(dev))
+    return examples, dev
+
+
 def member_data(preset: Preset, seed: int, args: argparse.Namespace, grammar, held: set,
                 held_out: list[str]) -> tuple[Path, list]:
     """A further member's own training data (``Preset.member_data``) and its cache: the
@@ -476,7 +493,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="synthesise (or reuse) the training data, then stop")
     ap.add_argument("--recheck", action="store_true",
                     help="the model already in --out, made by this preset and seed, with new "
-                         "runtime settings (--threshold, --noise-allowance): its edgeasr.json "
+                         "runtime settings (--threshold, --noise-allowance, --noisy-below-db, "
+                         "--noisy-outside-limit): its edgeasr.json "
                          "rewritten, the dev check run again at them, model-meta.json and the "
                          "card updated; the graphs are not touched, nothing is trained (the "
                          "preset's data is synthesised first where --cache lacks it: the dev "
@@ -549,9 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     t_data = time.time() - t0
     if target is not None:
-        if held_out:
-            examples, dev = dataset.split_voices(examples, dev, held_out)
-        return recheck(args, dev, noise_rule, target)
+        return recheck(args, hold_out(examples, dev, held_out, ap)[1], noise_rule, target)
 
     hybrid = "+" in preset.frontend
     if preset.members > 1 and not hybrid:
@@ -560,13 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         examples = with_embeddings(examples, cache, preset, args.pretrained)
     if preset.teacher:
         examples = with_teacher(examples, cache, grammar, held, preset, args)
-    if held_out:
-        try:
-            examples, dev = dataset.split_voices(examples, dev, held_out)
-        except ValueError as exc:
-            ap.error(f"--hold-out: {exc}")
-        logging.info("holding out %s: %d training utterances, %d for the dev check",
-                     ", ".join(held_out), len(examples), len(dev))
+    examples, dev = hold_out(examples, dev, held_out, ap)
     if preset.teacher and any(e.teacher is None for e in examples):
         # The teacher never hears the preset's held-out voices (dataset.build).
         ap.error(f"--hold-out: a distilling preset has no teacher targets for "
