@@ -275,6 +275,13 @@ PRESETS = {
     "hybrid-noisy-pair-apart": replace(HYBRID_LEAD,
                                        augmentation=Augmentation(clean_copy=False),
                                        members=2, member_data=True),
+    # "hybrid-noisy" (v20's recipe with --seed 1) with view dropout ("hybrid-drop"): 15 % of
+    # the training examples hear only the quiet floor in the log-mel input, another 15 %
+    # only in the embeddings, so the network cannot lean on the log-mel view alone, the one
+    # that learns the synthetic voices; the embeddings come from a network trained on real
+    # speech. To be measured against v20 on the dev voices.
+    "hybrid-noisy-drop": replace(HYBRID_LEAD, augmentation=Augmentation(clean_copy=False),
+                                 drop_view=0.15),
     # hybrid-lead in miniature, lead padding included (the tests run it; the shipped
     # hybrid-noisy differs only in its augmentation, which a tiny run cannot tell apart).
     "tiny-hybrid": TINY_HYBRID,
