@@ -181,7 +181,8 @@ PRESETS = {
     # "hybrid-lead" with view dropout: 15 % of the training examples hear only their quiet
     # floor in the log-mel input, another 15 % only in the embeddings, so neither view can
     # lean on the other (the embeddings come from a network trained on real speech). Not
-    # measured yet: its first run was stopped to give the 2 cores to hybrid-distil.
+    # measured: its first run was stopped to give the 2 cores to hybrid-distil. The same
+    # dropout on the later recipe, hybrid-noisy-drop, measured worse than without it.
     "hybrid-drop": replace(HYBRID_LEAD, drop_view=0.15),
     # "hybrid-lead" distilled from a real-speech teacher: the trained part's last hidden layer
     # also predicts Whisper tiny.en's encoder output for the same audio (factory.teacher),
