@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rec = Recognizer.from_config(REPO / "examples" / "demo-building.yaml")
     for phrase in args.phrases:
-        wake = Recognizer(rec.grammar.with_wake_phrase(phrase), rec.model, rec.threshold)
+        wake = rec.with_grammar(rec.grammar.with_wake_phrase(phrase))
         results = [wake.recognize(speak(phrase, v)) for v in VOICES]
         accepted = [r for r in results if r.intent == WAKE]
         conf = [r.confidence if r.intent == WAKE else 0.0 for r in results]

@@ -152,10 +152,7 @@ class Pipeline:
         wake = None
         if self.cfg.mode is Mode.WAKE:
             # The building's settings carry over (its noise rules too, not the model's).
-            wake = Recognizer(grammar.with_wake_phrase(self.cfg.wake_phrase),
-                              recognizer.model, recognizer.threshold,
-                              recognizer.filler_penalty, recognizer.noise_allowance,
-                              recognizer.noisy_outside_limit)
+            wake = recognizer.with_grammar(grammar.with_wake_phrase(self.cfg.wake_phrase))
         self.command, self.wake = recognizer, wake
 
     def _evaluate(self, audio: np.ndarray) -> Heard:

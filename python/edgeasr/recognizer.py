@@ -200,6 +200,12 @@ class Recognizer:
         self.filler_penalty = filler_penalty
         self.phone_graph = PhoneGraph(grammar.graph, filler_penalty=filler_penalty)
 
+    def with_grammar(self, grammar: CompiledGrammar) -> Recognizer:
+        """A recogniser of ``grammar`` (the wake phrase's) with this one's model and every
+        setting, the building's overrides included."""
+        return Recognizer(grammar, self.model, self.threshold, self.filler_penalty,
+                          self.noise_allowance, self.noisy_outside_limit)
+
     @classmethod
     def from_config(cls, path: str | Path, model: str | Path | None = None,
                     threshold: float | None = None, delegate: str | None = None,
