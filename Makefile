@@ -19,12 +19,13 @@ lint: setup
 
 # Reproduce the shipped model (v26-hybrid-noisy-pair-apart: two networks that must agree, each
 # trained on its own synthesis) from nothing: 76 minutes on a 2-core machine from a fresh clone
-# (README.md), more on cores shared with other jobs. --threshold and the noisy-room settings are
-# written into models/edgeasr.json for the runtime: the dev-voice rule's choice for this model
-# (docs/configuration.md), made after its training, so they are given here rather than computed.
+# (README.md), more on cores shared with other jobs. --threshold, the noisy-room settings and the
+# rival limit are written into models/edgeasr.json for the runtime: the dev-voice rules' choice
+# for this model (docs/configuration.md), made after its training, so they are given here
+# rather than computed.
 model: setup
 	cd models && ../$(PY) -m factory --preset hybrid-noisy-pair-apart --seed 1 --threshold 0.8 \
-		--noise-allowance 0.15 --noisy-below-db 25 --noisy-outside-limit -0.5
+		--noise-allowance 0.15 --noisy-below-db 25 --noisy-outside-limit -0.5 --rival-limit 0.08
 
 # Held-out evaluation (Piper joe voice, noise, non-commands) against pocketsphinx.
 eval: setup

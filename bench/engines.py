@@ -49,9 +49,10 @@ class EdgeASREngine:
     name = "edgeasr"
 
     def __init__(self, config: str | Path, model: str | Path | None = None,
-                 threshold: float | None = None, kernels: str = "optimized") -> None:
+                 threshold: float | None = None, kernels: str = "optimized",
+                 rival_limit: float | None = None) -> None:
         self.recognizer = Recognizer.from_config(config, model=model, threshold=threshold,
-                                                 kernels=kernels)
+                                                 kernels=kernels, rival_limit=rival_limit)
 
     def describe(self) -> dict[str, Any]:
         return {"engine": "EdgeASR", "model": str(self.recognizer.model.path),
@@ -60,6 +61,7 @@ class EdgeASREngine:
                 "noise_allowance": self.recognizer.noise_allowance,
                 "noisy_below_db": self.recognizer.model.noisy_below_db,
                 "noisy_outside_limit": self.recognizer.noisy_outside_limit,
+                "rival_limit": self.recognizer.rival_limit,
                 "version": version("edgeasr"),
                 "kernels": self.recognizer.model.kernels}
 
@@ -79,6 +81,8 @@ class EdgeASREngine:
                            # unrounded: the replay breaks ties as the runtime does
                            "confidence": m.confidence,
                            "outside": round(m.outside, 6),
+                           "rival_gap": (None if m.rival_gap is None
+                                         else round(m.rival_gap, 6)),
                            "sent": [t.to_json() for t in
                                     (resolve(m.parse) if resolve is not None else ())]}
                            for m in result.members],

@@ -91,6 +91,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float,
                    help="EdgeASR's threshold (default: the config's); run at a low one to "
                    "replay higher ones with bench.threshold")
+    p.add_argument("--rival-limit", type=float,
+                   help="EdgeASR's rival limit (default: the config's, else the model's); 0 "
+                   "measures every rival gap without acting on it, for bench.threshold")
     p.add_argument("--kernels", choices=KERNELS, default="optimized",
                    help="EdgeASR's TFLite CPU kernels; 'reference' (about 8x slower) computes "
                    "what the board's CPU computes (x86's optimized int8 kernels differ)")
@@ -177,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if "edgeasr" in args.engines:
                 engines.append(EdgeASREngine(args.config, args.model, args.threshold,
-                                             args.kernels))
+                                             args.kernels, args.rival_limit))
         except ModelError as err:
             print(f"bench.eval: {err}", file=sys.stderr)
             return 2

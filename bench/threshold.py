@@ -39,7 +39,7 @@ import json
 from pathlib import Path
 
 from bench.metrics import same_telegrams
-from edgeasr.recognizer import OUTSIDE_LIMIT, Vote, agree, noise_lowered, outside_limit
+from edgeasr.recognizer import OUTSIDE_LIMIT, Vote, agree, noise_lowered, outside_limit, rivalled
 from edgeasr.telegram import Telegram
 
 THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
@@ -51,12 +51,14 @@ def has_members(clips: list[dict]) -> bool:
     return bool(clips) and all("members" in c["engines"]["edgeasr"] for c in clips)
 
 
-def voted(result: dict, threshold: float, bonus: float,
-          limit: float) -> list[dict[str, object]] | None:
+def voted(result: dict, threshold: float, bonus: float, limit: float,
+          rival_limit: float | None = None) -> list[dict[str, object]] | None:
     """The telegrams the runtime would send from a clip's recorded member decodes
-    (``edgeasr.recognizer.agree``, each vote with the outside ``limit``); None: nothing."""
+    (``edgeasr.recognizer.agree``, each vote with the outside ``limit`` and, where given, the
+    ``rival_limit`` on its recorded rival gap); None: nothing."""
     members = result["members"]
     votes = [Vote(None, 0.0) if m is None or m["outside"] < limit
+             or rivalled(m.get("rival_gap"), rival_limit)
              else Vote(m["meaning"], m["confidence"]) for m in members]
     if not votes:
         return None
@@ -66,17 +68,19 @@ def voted(result: dict, threshold: float, bonus: float,
 
 def sweep(clips: list[dict], thresholds: tuple[float, ...] = THRESHOLDS,
           bonus: float = 0.0, allowance: float = 0.0,
-          noisy_below_db: float = 0.0, noisy_limit: float | None = None) -> list[dict]:
+          noisy_below_db: float = 0.0, noisy_limit: float | None = None,
+          rival_limit: float | None = None) -> list[dict]:
     """Per threshold: right / wrong / sent non-commands over ``clips`` (bench.eval's list);
     a clip whose members all decoded its sentence needs ``bonus`` less, one whose speech
     stood under ``noisy_below_db`` above the noise ``allowance`` less. Runs that recorded
     their members' decodes are replayed vote by vote, a noisy clip's with ``noisy_limit``
-    on the speech outside the sentence (None: the quiet room's); older runs from the
-    confidence of the sentence they chose."""
+    on the speech outside the sentence (None: the quiet room's) and each member's rival gap
+    with ``rival_limit`` (None: no rival rule); older runs from the confidence of the
+    sentence they chose."""
     members = has_members(clips)
-    if noisy_limit is not None and not members:
+    if (noisy_limit is not None or rival_limit is not None) and not members:
         raise ValueError("these runs do not record their members' decodes: re-run bench.eval "
-                         "to replay a noisy outside limit")
+                         "to replay a noisy outside limit or a rival limit")
     rows = []
     for t in thresholds:
         row = {"threshold": t, "right": 0, "wrong": 0, "commands": 0, "false": 0,
@@ -86,7 +90,8 @@ def sweep(clips: list[dict], thresholds: tuple[float, ...] = THRESHOLDS,
             snr = result.get("snr_db")
             if members:
                 sent_telegrams = voted(result, noise_lowered(t, allowance, noisy_below_db, snr),
-                                       bonus, outside_limit(noisy_limit, noisy_below_db, snr))
+                                       bonus, outside_limit(noisy_limit, noisy_below_db, snr),
+                                       rival_limit)
                 sent = sent_telegrams is not None
                 right = sent and same_telegrams([Telegram(**d) for d in sent_telegrams or ()],
                                                 [Telegram(**d) for d in clip["reference"]])
@@ -125,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
                          "(per-frame shortfall, from -10 to 0; 'none': the quiet room's "
                          f"{OUTSIDE_LIMIT:g}), comma-separated for a table each (default: the "
                          "runs' model's); needs runs that record their members' decodes")
+    ap.add_argument("--rival-limit", default=None, metavar="R[,R...]",
+                    help="how clearly a sentence must beat its rivals one word away (per "
+                         "phone, from 0 to 10; 'none': no such rule), comma-separated for a "
+                         "table each (default: the runs' model's); needs runs that measured "
+                         "rival gaps (bench.eval --rival-limit 0)")
     ap.add_argument("--by-condition", action="store_true",
                     help="a table per condition as well as the pooled one")
     ap.add_argument("--snr", action="store_true",
@@ -151,6 +161,16 @@ def main(argv: list[str] | None = None) -> int:
         if not all(v is None or -10.0 <= v <= 0.0 for v in limits):
             ap.error(f"--noisy-outside-limit {args.noisy_outside_limit!r}: each must be "
                      "within -10..0")
+    rivals: tuple[float | None, ...] | None = None
+    if args.rival_limit is not None:
+        try:
+            rivals = tuple(None if v.strip() == "none" else float(v)
+                           for v in args.rival_limit.split(","))
+        except ValueError:
+            ap.error(f"--rival-limit {args.rival_limit!r}: expected numbers such as 0.05,0.1 "
+                     "(or none)")
+        if not all(v is None or 0.0 <= v <= 10.0 for v in rivals):
+            ap.error(f"--rival-limit {args.rival_limit!r}: each must be within 0..10")
     if args.noisy_below_db is not None and not 0.0 <= args.noisy_below_db <= 100.0:
         ap.error(f"--noisy-below-db {args.noisy_below_db}: expected decibels from 0 to 100")
     try:
@@ -165,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     bonuses = set()
     noise_rules = set()
     outside_rules = set()
+    rival_rules = set()
     for path in args.results:
         try:
             data = json.loads(path.read_text())
@@ -176,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             noise_rules.add((float(engine.get("noise_allowance", 0)),
                              float(engine.get("noisy_below_db", 0))))
             outside_rules.add(engine.get("noisy_outside_limit"))
+            rival_rules.add(engine.get("rival_limit"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             ap.error(f"{path}: not a bench.eval accuracy.json ({exc})")
     if args.bonus is None and len(bonuses) > 1:
@@ -203,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"the runs' models have different noisy outside limits "
                  f"({sorted(outside_rules, key=str)}): give --noisy-outside-limit")
     limits = limits if limits is not None else (outside_rules.pop() if outside_rules else None,)
+    if rivals is None and len(rival_rules) > 1:
+        ap.error(f"the runs' models have different rival limits "
+                 f"({sorted(rival_rules, key=str)}): give --rival-limit")
+    if any(v is not None for v in rivals or ()) and None in rival_rules:
+        ap.error("some runs measured no rival gaps: re-run them with bench.eval "
+                 "--rival-limit 0 to replay --rival-limit")
+    rivals = rivals if rivals is not None else (rival_rules.pop() if rival_rules else None,)
     members = has_members(clips)
     if any(v is not None for v in limits) and not members:
         ap.error("these runs do not record their members' decodes (bench.eval before the "
@@ -226,16 +255,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.by_condition:
         for cond in dict.fromkeys(c.get("condition", "?") for c in clips):
             groups.append((cond, [c for c in clips if c.get("condition", "?") == cond]))
-    for allowance, limit in ((a, v) for a in allowances for v in limits):
+    for allowance, limit, rival in ((a, v, r) for a in allowances for v in limits
+                                    for r in rivals):
         for name, group in groups:
-            if len(allowances) > 1 or len(limits) > 1 or args.by_condition:
+            if len(allowances) > 1 or len(limits) > 1 or len(rivals) > 1 or args.by_condition:
                 print(f"\n{name}" + (f", noise allowance {allowance:g}"
                                       if len(allowances) > 1 else "")
                       + (f", noisy outside limit {'none' if limit is None else f'{limit:g}'}"
-                         if len(limits) > 1 else "") + ":\n")
+                         if len(limits) > 1 else "")
+                      + (f", rival limit {'none' if rival is None else f'{rival:g}'}"
+                         if len(rivals) > 1 else "") + ":\n")
             print("| threshold | right | wrong | false actions (non-commands) |")
             print("|---|---|---|---|")
-            for r in sweep(group, thresholds, bonus, allowance, below, limit):
+            for r in sweep(group, thresholds, bonus, allowance, below, limit, rival):
                 share = 100 * r["false"] / max(1, r["non_commands"])
                 print(f"| {r['threshold']:.2f} | {r['right']}/{r['commands']} | {r['wrong']} "
                       f"| {r['false']}/{r['non_commands']} ({share:.1f} %) |")

@@ -298,3 +298,28 @@ def test_noisy_outside_limit_is_the_models_unless_the_building_sets_it(
     assert off.outside_limit_for(10.0) == OUTSIDE_LIMIT
     err = config_error(write(tmp_path, DEMO_TEXT + "\nrecognizer:\n  noisy_outside_limit: 0.5\n"))
     assert "recognizer.noisy_outside_limit" in str(err) and "less than or equal to 0" in str(err)
+
+
+def test_rival_limit_is_the_models_unless_the_building_sets_it(
+        tmp_path: Path, shipped_model: Path) -> None:
+    """recognizer.rival_limit: left out, the model's (edgeasr.json; absent there, no rule);
+    set, the building's; under 0, an error naming the key."""
+    pytest.importorskip("tflite_runtime")
+    import json
+
+    from conftest import copy_model
+
+    from edgeasr.recognizer import Recognizer
+
+    model = copy_model(shipped_model, tmp_path / "model")
+    meta = json.loads(model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps({**meta, "rival_limit": 0.1}))
+    assert Recognizer.from_config(write(tmp_path, DEMO_TEXT, "a.yaml"), model).rival_limit == 0.1
+    own = Recognizer.from_config(write(
+        tmp_path, DEMO_TEXT + "\nrecognizer:\n  rival_limit: 0.3\n", "b.yaml"), model)
+    assert own.rival_limit == 0.3
+    meta.pop("rival_limit", None)
+    model.with_suffix(".json").write_text(json.dumps(meta))
+    assert Recognizer.from_config(write(tmp_path, DEMO_TEXT, "c.yaml"), model).rival_limit is None
+    err = config_error(write(tmp_path, DEMO_TEXT + "\nrecognizer:\n  rival_limit: -1\n"))
+    assert "recognizer.rival_limit" in str(err) and "greater than or equal to 0" in str(err)

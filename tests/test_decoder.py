@@ -140,6 +140,7 @@ class SpelledModel:
     noise_allowance = 0.0  # features carry no audio to measure the room by
     noisy_below_db = 0.0
     noisy_outside_limit = None
+    rival_limit = None
 
     def log_probs(self, feats: np.ndarray, lead: bool = False) -> np.ndarray:
         if not lead:

@@ -94,12 +94,13 @@ def test_recheck_writes_new_runtime_settings_and_leaves_the_graphs(
             timeout=600, check=False)
 
     proc = factory("--recheck", "--threshold", "0.9", "--noise-allowance", "0.2",
-                   "--noisy-below-db", "20", "--noisy-outside-limit", "-0.5")
+                   "--noisy-below-db", "20", "--noisy-outside-limit", "-0.5",
+                   "--rival-limit", "0.1")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "edgeasr.tflite").read_bytes() == tiny_model.read_bytes()
     runtime = json.loads((out / "edgeasr.json").read_text())
     assert (runtime["threshold"], runtime["noise_allowance"], runtime["noisy_below_db"],
-            runtime["noisy_outside_limit"]) == (0.9, 0.2, 20.0, -0.5)
+            runtime["noisy_outside_limit"], runtime["rival_limit"]) == (0.9, 0.2, 20.0, -0.5, 0.1)
     np.testing.assert_allclose(list(runtime["calibration"].values()),
                                list(before["dev"]["calibration"].values()), rtol=1e-9)
     meta = json.loads((out / "model-meta.json").read_text())
@@ -109,10 +110,12 @@ def test_recheck_writes_new_runtime_settings_and_leaves_the_graphs(
                                                          before["train_examples"])
     card = (out / "MODEL_CARD.md").read_text()
     assert "0.2 less confidence" in card and "down to -0.5 per frame" in card
-    # A later recheck without the outside limit takes it out again.
+    assert "by at least 0.1 log-probability per phone" in card
+    # A later recheck without the outside limit and the rival limit takes them out again.
     assert factory("--recheck", "--threshold", "0.9", "--noise-allowance", "0.2",
                    "--noisy-below-db", "20").returncode == 0
-    assert "noisy_outside_limit" not in json.loads((out / "edgeasr.json").read_text())
+    runtime = json.loads((out / "edgeasr.json").read_text())
+    assert "noisy_outside_limit" not in runtime and "rival_limit" not in runtime
     proc = factory("--recheck", "--seed", "2")  # another seed's dev set is not this model's
     assert proc.returncode != 0 and "not tiny seed 2" in proc.stderr
 

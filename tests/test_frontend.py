@@ -126,21 +126,24 @@ def test_model_json_noise_rule_is_checked_and_optional(tmp_path: Path,
     model = copy_model(shipped_model, tmp_path)
     meta_path = model.with_suffix(".json")
     meta = {k: v for k, v in json.loads(meta_path.read_text()).items()
-            if k not in ("noise_allowance", "noisy_below_db", "noisy_outside_limit")}
+            if k not in ("noise_allowance", "noisy_below_db", "noisy_outside_limit",
+                         "rival_limit")}
     meta_path.write_text(json.dumps(meta))
     plain = AcousticModel(model)
-    assert (plain.noise_allowance, plain.noisy_below_db, plain.noisy_outside_limit) == (
-        0.0, 0.0, None)
+    assert (plain.noise_allowance, plain.noisy_below_db, plain.noisy_outside_limit,
+            plain.rival_limit) == (0.0, 0.0, None, None)
     meta_path.write_text(json.dumps({**meta, "noise_allowance": 0.2, "noisy_below_db": 30,
-                                     "noisy_outside_limit": -0.5}))
+                                     "noisy_outside_limit": -0.5, "rival_limit": 0.1}))
     ruled = AcousticModel(model)
-    assert (ruled.noise_allowance, ruled.noisy_below_db, ruled.noisy_outside_limit) == (
-        0.2, 30.0, -0.5)
+    assert (ruled.noise_allowance, ruled.noisy_below_db, ruled.noisy_outside_limit,
+            ruled.rival_limit) == (0.2, 30.0, -0.5, 0.1)
     for key, bad, expected in (("noise_allowance", 1.2, "from 0 to 1"),
                                ("noisy_below_db", -5, "decibels from 0 to 100"),
                                ("noisy_below_db", "25", "decibels from 0 to 100"),
                                ("noisy_outside_limit", 0.3, "from -10 to 0"),
-                               ("noisy_outside_limit", True, "from -10 to 0")):
+                               ("noisy_outside_limit", True, "from -10 to 0"),
+                               ("rival_limit", -0.1, "from 0 to 10"),
+                               ("rival_limit", "0.1", "from 0 to 10")):
         meta_path.write_text(json.dumps({**meta, key: bad}))
         with pytest.raises(ModelError, match=rf"{meta_path.name}: {key} .*{expected}"):
             AcousticModel(model)

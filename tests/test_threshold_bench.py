@@ -166,3 +166,38 @@ def test_members_are_replayed_vote_by_vote_with_the_noisy_outside_limit(
     with pytest.raises(SystemExit):
         main([str(old), "--noisy-outside-limit", "-0.4"])
     assert "re-run bench.eval" in capsys.readouterr().err
+
+
+def test_rival_gaps_are_replayed_with_the_rival_limit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A member whose recorded rival gap is under the replayed rival limit loses its vote,
+    as in the runtime; runs that measured no gaps cannot replay one."""
+    on = [{"ga": "1/1/1", "dpt": "1.001", "value": True}]
+    off = [{"ga": "1/1/1", "dpt": "1.001", "value": False}]
+    clips = [
+        # "turn off" heard for "turn on", a coin toss between the two
+        _voted_clip("command", on, 55.0, [("off", 0.9, 0.0, off), ("off", 0.85, 0.0, off)]),
+        # a clear command: its rivals fit far worse
+        _voted_clip("command", on, 55.0, [("on", 0.9, 0.0, on), ("on", 0.9, 0.0, on)]),
+    ]
+    for clip, gaps in zip(clips, ((0.02, 0.05), (0.8, None)), strict=True):
+        for member, gap in zip(clip["engines"]["edgeasr"]["members"], gaps, strict=True):
+            member["rival_gap"] = gap  # None: no rival fits (never rivalled)
+    (free,) = sweep(clips, (0.8,))
+    assert (free["right"], free["wrong"]) == (1, 1)
+    (ruled,) = sweep(clips, (0.8,), rival_limit=0.1)
+    assert (ruled["right"], ruled["wrong"]) == (1, 0)
+    path = tmp_path / "accuracy.json"
+    path.write_text(json.dumps({"engines": {"edgeasr": {"rival_limit": 0.0}}, "clips": clips}))
+    assert main([str(path), "--thresholds", "0.8", "--rival-limit", "none,0.1"]) == 0
+    none, limited = capsys.readouterr().out.split("rival limit none:")[1].split(
+        "rival limit 0.1:")
+    assert "| 0.80 | 1/2 | 1 |" in none and "| 0.80 | 1/2 | 0 |" in limited
+    with pytest.raises(SystemExit):
+        main([str(path), "--rival-limit", "-1"])
+    assert "within 0..10" in capsys.readouterr().err
+    unmeasured = tmp_path / "unmeasured.json"
+    unmeasured.write_text(json.dumps({"engines": {"edgeasr": {}}, "clips": clips}))
+    with pytest.raises(SystemExit):
+        main([str(unmeasured), "--rival-limit", "0.1"])
+    assert "--rival-limit 0" in capsys.readouterr().err

@@ -350,12 +350,12 @@ def recheck_target(args: argparse.Namespace, ap: argparse.ArgumentParser) -> dic
     return meta
 
 
-# The runtime's noisy-room settings in edgeasr.json (and model-meta.json): what --recheck
-# replaces as a whole.
-NOISE_KEYS = ("noise_allowance", "noisy_below_db", "noisy_outside_limit")
+# The runtime's rules beside the threshold in edgeasr.json (and model-meta.json): the
+# noisy-room settings and the rival limit, what --recheck replaces as a whole.
+RULE_KEYS = ("noise_allowance", "noisy_below_db", "noisy_outside_limit", "rival_limit")
 
 
-def recheck(args: argparse.Namespace, dev: list, noise_rule: dict, meta: dict) -> int:
+def recheck(args: argparse.Namespace, dev: list, runtime_rules: dict, meta: dict) -> int:
     """``--recheck``: new runtime settings for the model in ``args.out``, chosen after its
     training on the dev voices, written as a run of its preset would write them: the graphs
     stay, the dev check (which refits the same calibration from the same dev set) runs at the
@@ -367,8 +367,8 @@ def recheck(args: argparse.Namespace, dev: list, noise_rule: dict, meta: dict) -
     meta_path = args.out / "model-meta.json"
     runtime_path = model_path.with_suffix(".json")
     runtime = {k: v for k, v in json.loads(runtime_path.read_text()).items()
-               if k not in ("calibration", *NOISE_KEYS)}
-    runtime_path.write_text(json.dumps({**runtime, "threshold": args.threshold, **noise_rule},
+               if k not in ("calibration", *RULE_KEYS)}
+    runtime_path.write_text(json.dumps({**runtime, "threshold": args.threshold, **runtime_rules},
                                        indent=1) + "\n")
     before = meta.get("dev", {}).get("calibration")
     dev_result = devcheck.run(model_path, dev, args.config, args.threshold, args.workers)
@@ -378,16 +378,15 @@ def recheck(args: argparse.Namespace, dev: list, noise_rule: dict, meta: dict) -
         logging.warning("the dev check fitted another calibration than the run that made the "
                         "model (%s, was %s): its dev set differs", dev_result["calibration"],
                         before)
-    kept = {k: v for k, v in meta.items() if k not in NOISE_KEYS}
+    kept = {k: v for k, v in meta.items() if k not in RULE_KEYS}
     at = list(kept).index("held_out_voices") + 1 if "held_out_voices" in kept else len(kept)
     items = list(kept.items())
-    meta = dict(items[:at] + list(noise_rule.items()) + items[at:])
+    meta = dict(items[:at] + list(runtime_rules.items()) + items[at:])
     meta["dev"] = dev_result
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     card.write(args.out / "MODEL_CARD.md", meta)
     logging.info("rechecked %s at threshold %g%s", model_path, args.threshold,
-                 f", in a room under {args.noisy_below_db:g} dB: {noise_rule}"
-                 if noise_rule else "")
+                 f", with {runtime_rules}" if runtime_rules else "")
     return 0
 
 
@@ -490,6 +489,11 @@ def main(argv: list[str] | None = None) -> int:
                          "(per-frame shortfall, -10..0), written into edgeasr.json with "
                          "--noisy-below-db (default: the quiet room's, edgeasr.recognizer."
                          "OUTSIDE_LIMIT); chosen on the dev voices after training")
+    ap.add_argument("--rival-limit", type=float, default=None,
+                    help="how clearly a sentence must beat its rivals one word away before the "
+                         "runtime acts on it (log-probability per phone, 0..10; edgeasr.decoder."
+                         "RivalScorer), written into edgeasr.json (default: no such rule); "
+                         "chosen on the dev voices after training")
     ap.add_argument("--hold-out", metavar="VOICES",
                     help="comma-separated voices (engine:name; an espeak voice also matches its "
                          "variants) left out of training; the dev check and the confidence "
@@ -508,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--recheck", action="store_true",
                     help="the model already in --out, made by this preset and seed, with new "
                          "runtime settings (--threshold, --noise-allowance, --noisy-below-db, "
-                         "--noisy-outside-limit): its edgeasr.json "
+                         "--noisy-outside-limit, --rival-limit): its edgeasr.json "
                          "rewritten, the dev check run again at them, model-meta.json and the "
                          "card updated; the graphs are not touched, nothing is trained (the "
                          "preset's data is synthesised first where --cache lacks it: the dev "
@@ -523,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.noisy_outside_limit is not None and not -10.0 <= args.noisy_outside_limit <= 0.0:
         ap.error(f"--noisy-outside-limit {args.noisy_outside_limit}: expected a per-frame "
                  "shortfall from -10 to 0")
+    if args.rival_limit is not None and not 0.0 <= args.rival_limit <= 10.0:
+        ap.error(f"--rival-limit {args.rival_limit}: expected a per-phone margin from 0 to 10")
     noisy_rules = bool(args.noise_allowance) or args.noisy_outside_limit is not None
     if noisy_rules != bool(args.noisy_below_db):
         ap.error("--noisy-below-db goes with --noise-allowance or --noisy-outside-limit: give "
@@ -530,10 +536,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.recheck and (args.weights or args.data_only):
         ap.error("--recheck checks the model in --out: it takes no --weights or --data-only")
     target = recheck_target(args, ap) if args.recheck else None  # before any synthesis
-    noise_rule = {k: v for k, v in (("noise_allowance", args.noise_allowance or None),
-                                    ("noisy_below_db", args.noisy_below_db or None),
-                                    ("noisy_outside_limit", args.noisy_outside_limit))
-                  if v is not None}  # a limit of 0 is a setting; an allowance of 0 is none
+    runtime_rules = {k: v for k, v in (("noise_allowance", args.noise_allowance or None),
+                                       ("noisy_below_db", args.noisy_below_db or None),
+                                       ("noisy_outside_limit", args.noisy_outside_limit),
+                                       ("rival_limit", args.rival_limit))
+                     if v is not None}  # a limit of 0 is a setting; an allowance of 0 is none
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     preset = PRESETS[args.preset]
     held_out = (list(preset.hold_out) if args.hold_out is None
@@ -581,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     t_data = time.time() - t0
     if target is not None:
-        return recheck(args, hold_out(examples, dev, held_out, ap)[1], noise_rule, target)
+        return recheck(args, hold_out(examples, dev, held_out, ap)[1], runtime_rules, target)
 
     hybrid = "+" in preset.frontend
     if preset.members > 1 and not hybrid:
@@ -690,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         runtime_meta["embedder"] = True
     if preset.members > 1:
         runtime_meta |= {"members": preset.members, "agreement_bonus": preset.agreement_bonus}
-    runtime_meta |= noise_rule
+    runtime_meta |= runtime_rules
     model_path.with_suffix(".json").write_text(json.dumps(runtime_meta, indent=1) + "\n")
 
     from factory import card, devcheck
@@ -699,7 +706,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "preset": args.preset, "frontend": preset.frontend, "seed": args.seed,
         **preset.augmentation.meta(),
-        "epochs": epochs, "held_out_voices": held_out, **noise_rule,
+        "epochs": epochs, "held_out_voices": held_out, **runtime_rules,
         **({"members": preset.members, "agreement_bonus": preset.agreement_bonus,
             **({"member_data": True} if preset.member_data else {})}
            if preset.members > 1 else

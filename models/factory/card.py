@@ -203,6 +203,11 @@ def write(path: Path, meta: dict) -> None:
            + ". This check decodes features without their audio, so its figures above are "
            "without that; the dev-voice figures with it are in docs/configuration.md."]
           if meta.get("noisy_below_db") else []),
+        *([f"- The runtime acts on a sentence only where it beats its best rival one word "
+           f"away (\"turn off\" for \"turn on\") by at least {meta['rival_limit']:g} "
+           "log-probability per phone (`decoder.RivalScorer`); this check is without it, the "
+           "dev-voice figures with it are in docs/configuration.md."]
+          if meta.get("rival_limit") is not None else []),
         "- Confidence calibration (logistic regression on the decoder's margin and worst-word "
         f"shortfall): {dev['calibration']}.",
         "",

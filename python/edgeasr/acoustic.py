@@ -127,6 +127,16 @@ def _shortfall(key: str, value: Any, meta_path: Path) -> float | None:
     return float(value)
 
 
+def _gap(key: str, value: Any, meta_path: Path) -> float | None:
+    """A per-phone log-probability margin of a model's edgeasr.json (``rival_limit``),
+    checked; None where it is absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
+        raise ModelError(f"{meta_path}: {key} {value!r}: expected a number from 0 to 10")
+    return float(value)
+
+
 def _members(value: Any, outputs: int, meta_path: Path) -> int:
     """The ``members`` of a model's edgeasr.json, checked against its output width."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1 or outputs % value:
@@ -280,6 +290,9 @@ class AcousticModel:
         # Absent: the quiet room's limit (edgeasr.recognizer.OUTSIDE_LIMIT).
         self.noisy_outside_limit = _shortfall(
             "noisy_outside_limit", meta.get("noisy_outside_limit"), meta_path)
+        # How clearly a sentence must beat its best rival one word away before anything is
+        # sent (decoder.RivalScorer). Absent: no such rule.
+        self.rival_limit = _gap("rival_limit", meta.get("rival_limit"), meta_path)
         self.frontend = str(meta.get("frontend", "logmel40"))
         try:
             self.features = frontend(self.frontend)

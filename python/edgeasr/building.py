@@ -7,6 +7,7 @@ One YAML schema (see ``examples/demo-building.yaml`` for a commented instance)::
     recognizer: {threshold: float 0..1,        # optional, default the model's (edgeasr.json)
                  noise_allowance: float 0..1,  # optional, default the model's (edgeasr.json)
                  noisy_outside_limit: -10..0,  # optional, default the model's (edgeasr.json)
+                 rival_limit: float 0..10,     # optional, default the model's (edgeasr.json)
                  filler_penalty: float < 0}    # optional, default off
     rooms:                                     # required, at least one
       - name: str                              # spoken name, e.g. "living room"
@@ -493,6 +494,10 @@ class Recognizer(_Strict):
     # -0.2, the quiet room's, turns the relaxation off); None: the model's own (its
     # edgeasr.json "noisy_outside_limit", docs/configuration.md).
     noisy_outside_limit: Annotated[float, Field(ge=-10.0, le=0.0)] | None = None
+    # How clearly a sentence must beat its rivals one word away ("turn off" for "turn on")
+    # before it is acted on (log-probability per phone; 0: any margin); None: the model's
+    # own (its edgeasr.json "rival_limit", docs/configuration.md).
+    rival_limit: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
     # Opt-in: quiet audio around a command may be background at this cost per 20 ms frame
     # (log-probability, e.g. -0.5); see docs/architecture.md "Quiet filler".
     filler_penalty: Annotated[float, Field(lt=0.0)] | None = None

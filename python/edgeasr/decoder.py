@@ -9,12 +9,14 @@ one that fits much worse is speech the grammar does not contain, and sends nothi
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from edgeasr.grammar.graph import FINAL, START, Parse, WordGraph
+from edgeasr.grammar.rivals import Rivals
 from edgeasr.lexicon import BLANK, lexicon, phone_ids
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,8 @@ class PhoneGraph:
     N_INTRA = 5  # self, blank before, phone before, and the two skip predecessors
 
     def __init__(self, graph: WordGraph, skip_penalty: float = -5.0,
-                 filler_penalty: float | None = None) -> None:
+                 filler_penalty: float | None = None,
+                 prons: dict[str, list[tuple[str, ...]]] | None = None) -> None:
         self.graph = graph
         self.skip_penalty = skip_penalty
         self.filler_penalty = filler_penalty
@@ -78,8 +81,11 @@ class PhoneGraph:
         end_pen: list[float] = []
         self.arc_words: list[int] = []
         self.arc_outputs: list[tuple[int, ...]] = []
-        lex = lexicon(graph.words)
-        prons = {i: [phone_ids(p) for p in lex[w]] for i, w in enumerate(graph.words)}
+        # The words' pronunciations (``prons``: a graph of some of another's words takes
+        # them from it rather than from another pass over the dictionary).
+        self.prons = prons if prons is not None else lexicon(graph.words)
+        word_phones = {i: [phone_ids(p) for p in self.prons[w]]
+                       for i, w in enumerate(graph.words)}
 
         def add(label: int, pr: list[int], a: int, e: int = -1, es: int = -1) -> int:
             lab.append(label)
@@ -93,7 +99,7 @@ class PhoneGraph:
         for a, (src, dst, w, outs) in enumerate(arcs):
             self.arc_words.append(w)
             self.arc_outputs.append(outs)
-            for pron in prons[w]:
+            for pron in word_phones[w]:
                 p_idx: list[int] = []
                 b_idx: list[int] = []
                 for i, ph in enumerate(pron):
@@ -363,3 +369,31 @@ def _worst_word(pg: PhoneGraph, log_probs: np.ndarray, frame_max: np.ndarray,
                 worst = max(worst, float(shortfall[start:t].mean()))
             start = t
     return -worst
+
+
+class RivalScorer:
+    """How clearly a decoded sentence beats its rivals (``edgeasr.grammar.rivals``): the
+    grammar's sentences one word away that mean something else, searched in one pass over a
+    small graph of them with the main search's settings. The graphs of the last
+    ``cache_size`` sentences are kept."""
+
+    def __init__(self, pg: PhoneGraph, cache_size: int = 256) -> None:
+        self.pg = pg
+        self.rivals = Rivals(pg.graph, cache_size)
+        self._graph = functools.lru_cache(maxsize=cache_size)(self._phone_graph)
+
+    def _phone_graph(self, words: tuple[str, ...]) -> PhoneGraph | None:
+        graph = self.rivals.graph_of(words)
+        return None if graph is None else PhoneGraph(graph, self.pg.skip_penalty,
+                                                     self.pg.filler_penalty, self.pg.prons)
+
+    def gap(self, hyp: Hypothesis, log_probs: np.ndarray,
+            quiet: np.ndarray | None = None) -> float | None:
+        """How much better ``hyp`` (decoded from ``log_probs`` and ``quiet`` with the main
+        graph) fits than its best rival, per phone of the sentence as ``Hypothesis.margin``
+        counts (0: a rival fits as well); None where it has no rival that fits at all."""
+        pg = self._graph(hyp.parse.words)
+        best = None if pg is None else decode(pg, log_probs, quiet)
+        if best is None:
+            return None
+        return max(0.0, (hyp.score - best.score) / max(hyp.phones, 1))

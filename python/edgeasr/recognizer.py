@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgeasr.acoustic import LEAD_FRAMES, AcousticModel, Calibration
-from edgeasr.decoder import Hypothesis, PhoneGraph, decode
+from edgeasr.decoder import Hypothesis, PhoneGraph, RivalScorer, decode
 from edgeasr.endpoint import speech_segments
 from edgeasr.features import quiet_frames, speech_to_noise_db
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
@@ -48,12 +48,21 @@ class Vote:
 
 
 def vote(hyp: Hypothesis | None, confidence: float,
-         outside_limit: float = OUTSIDE_LIMIT) -> Vote:
+         outside_limit: float = OUTSIDE_LIMIT, rival_gap: float | None = None,
+         rival_limit: float | None = None) -> Vote:
     """A member's vote from its decode and that decode's confidence: the parse's intent and
-    slots, unless loud speech around the sentence (beyond ``outside_limit``) rules it out."""
-    if hyp is None or hyp.outside < outside_limit:
+    slots, unless loud speech around the sentence (beyond ``outside_limit``) rules it out, or
+    a rival sentence one word away fits nearly as well (``rival_gap`` under ``rival_limit``;
+    ``decoder.RivalScorer``)."""
+    if hyp is None or hyp.outside < outside_limit or rivalled(rival_gap, rival_limit):
         return Vote(None, 0.0)
     return Vote(meaning(hyp.parse), confidence)
+
+
+def rivalled(gap: float | None, limit: float | None) -> bool:
+    """Whether a sentence's best rival came within ``limit`` of it (None: no rule, or no
+    rival that fits)."""
+    return limit is not None and gap is not None and gap < limit
 
 
 def meaning(parse: Parse) -> str:
@@ -116,16 +125,26 @@ class Decision:
     unanimous: bool  # every member decoded the same sentence (``unanimous``)
 
 
+def member_confidences(hyps: list[Hypothesis | None], calibrations: list[Calibration]
+                       ) -> list[float]:
+    """Each member's confidence in its decode (0 where it found none)."""
+    return [0.0 if h is None else c.confidence(*h.features)
+            for h, c in zip(hyps, calibrations, strict=True)]
+
+
 def decide(hyps: list[Hypothesis | None], calibrations: list[Calibration], threshold: float,
-           bonus: float, limit: float = OUTSIDE_LIMIT) -> Decision:
+           bonus: float, limit: float = OUTSIDE_LIMIT,
+           gaps: list[float | None] | None = None, rival_limit: float | None = None
+           ) -> Decision:
     """Judge the member networks' decodes of one utterance by ``agree``, each vote with the
-    speech-outside-the-sentence ``limit``."""
-    confidences = [0.0 if h is None else c.confidence(*h.features)
-                   for h, c in zip(hyps, calibrations, strict=True)]
-    votes = [vote(h, c, limit) for h, c in zip(hyps, confidences, strict=True)]
+    speech-outside-the-sentence ``limit`` and its rival gap (``gaps``, one per member, None:
+    not measured) against ``rival_limit``."""
+    confs = member_confidences(hyps, calibrations)
+    votes = [vote(h, c, limit, g, rival_limit) for h, c, g in
+             zip(hyps, confs, gaps if gaps is not None else [None] * len(hyps), strict=True)]
     chosen = agree(votes, threshold, bonus)
-    shown = chosen if chosen is not None else int(np.argmax(confidences))
-    return Decision(chosen, shown, confidences, unanimous(votes))
+    shown = chosen if chosen is not None else int(np.argmax(confs))
+    return Decision(chosen, shown, confs, unanimous(votes))
 
 
 @dataclass(frozen=True)
@@ -137,6 +156,9 @@ class MemberDecode:
     parse: Parse
     confidence: float
     outside: float  # Hypothesis.outside
+    # How clearly it beat its best rival one word away (decoder.RivalScorer); None: not
+    # measured (no rival rule, or a confidence too low to act on) or no rival fits.
+    rival_gap: float | None = None
 
     @property
     def meaning(self) -> str:
@@ -175,7 +197,8 @@ class Recognizer:
                  threshold: float | None = None,
                  filler_penalty: float | None = None,
                  noise_allowance: float | None = None,
-                 noisy_outside_limit: float | None = None) -> None:
+                 noisy_outside_limit: float | None = None,
+                 rival_limit: float | None = None) -> None:
         # None: the model's own (edgeasr.json), chosen with its calibration: a model brought
         # by an update carries the threshold (and noise allowance) that go with it.
         if threshold is None:
@@ -192,6 +215,11 @@ class Recognizer:
         if noisy_outside_limit is not None and not -10.0 <= noisy_outside_limit <= 0.0:
             raise ValueError(f"noisy_outside_limit {noisy_outside_limit} is outside -10..0")
         self.noisy_outside_limit = noisy_outside_limit
+        if rival_limit is None:
+            rival_limit = model.rival_limit
+        if rival_limit is not None and not 0.0 <= rival_limit <= 10.0:
+            raise ValueError(f"rival_limit {rival_limit} is outside 0..10")
+        self.rival_limit = rival_limit
         if filler_penalty is not None and filler_penalty >= 0.0:
             raise ValueError(f"filler_penalty {filler_penalty} must be below 0 (or None: off)")
         self.grammar = grammar
@@ -199,22 +227,25 @@ class Recognizer:
         self.threshold = threshold
         self.filler_penalty = filler_penalty
         self.phone_graph = PhoneGraph(grammar.graph, filler_penalty=filler_penalty)
+        self.rivals = RivalScorer(self.phone_graph)
 
     def with_grammar(self, grammar: CompiledGrammar) -> Recognizer:
         """A recogniser of ``grammar`` (the wake phrase's) with this one's model and every
         setting, the building's overrides included."""
         return Recognizer(grammar, self.model, self.threshold, self.filler_penalty,
-                          self.noise_allowance, self.noisy_outside_limit)
+                          self.noise_allowance, self.noisy_outside_limit, self.rival_limit)
 
     @classmethod
     def from_config(cls, path: str | Path, model: str | Path | None = None,
                     threshold: float | None = None, delegate: str | None = None,
-                    kernels: str = "optimized") -> Recognizer:
+                    kernels: str = "optimized", rival_limit: float | None = None
+                    ) -> Recognizer:
         """A recogniser for a building configuration YAML.
 
         ``delegate``: a TFLite delegate library, e.g. ST's NPU delegate
         ``/usr/lib/libvx_delegate.so.2`` on the STM32MP257; None runs on the CPU.
         ``kernels``: "reference" runs TFLite's reference kernels (slow; what aarch64 computes).
+        ``threshold``, ``rival_limit``: override the configuration's and the model's.
         """
         grammar = load_building_grammar(path)
         settings = grammar.building.recognizer if grammar.building is not None else None
@@ -223,8 +254,10 @@ class Recognizer:
         filler = settings.filler_penalty if settings is not None else None
         allowance = settings.noise_allowance if settings is not None else None
         limit = settings.noisy_outside_limit if settings is not None else None
+        if rival_limit is None and settings is not None:
+            rival_limit = settings.rival_limit
         return cls(grammar, AcousticModel(model, delegate=delegate, kernels=kernels), threshold,
-                   filler, allowance, limit)
+                   filler, allowance, limit, rival_limit)
 
     @classmethod
     def from_context(cls, path: str | Path, model: str | Path | None = None,
@@ -285,23 +318,40 @@ class Recognizer:
         quiet = (quiet_frames(audio, len(members[0]), lead=LEAD_FRAMES) if audio is not None
                  else None)
         hyps = [decode(self.phone_graph, lp, quiet) for lp in members]
-        timings["decoder"] += time.perf_counter() - t
         if all(h is None for h in hyps):
+            timings["decoder"] += time.perf_counter() - t
             return Result("", None, {}, [], 0.0)
+        threshold, limit = self.threshold_for(snr_db), self.outside_limit_for(snr_db)
+        gaps = self._rival_gaps(hyps, members, quiet, threshold, limit)
+        timings["decoder"] += time.perf_counter() - t
         t = time.perf_counter()
-        decision = decide(hyps, self.model.calibrations, self.threshold_for(snr_db),
-                          self.model.agreement_bonus, self.outside_limit_for(snr_db))
+        decision = decide(hyps, self.model.calibrations, threshold,
+                          self.model.agreement_bonus, limit, gaps, self.rival_limit)
         hyp = hyps[decision.shown]
         assert hyp is not None
         parse = hyp.parse
         result = Result(parse.text, None, dict(parse.slots), [],
                         decision.confidences[decision.shown], settled=hyp.settled,
                         unanimous=decision.unanimous,
-                        members=[None if h is None else MemberDecode(h.parse, c, h.outside)
-                                 for h, c in zip(hyps, decision.confidences, strict=True)])
+                        members=[None if h is None else MemberDecode(h.parse, c, h.outside, g)
+                                 for h, c, g in zip(hyps, decision.confidences, gaps,
+                                                    strict=True)])
         if decision.chosen is not None:
             result.intent = parse.intent
             if self.grammar.resolve is not None:
                 result.telegrams = self.grammar.resolve(parse)
         timings["intent"] += time.perf_counter() - t
         return result
+
+    def _rival_gaps(self, hyps: list[Hypothesis | None], log_probs: list[np.ndarray],
+                    quiet: np.ndarray | None, threshold: float, limit: float
+                    ) -> list[float | None]:
+        """Each member's rival gap, where there is a rival rule and the member's vote could
+        be acted on (searching the rivals costs about a tenth of a decode)."""
+        if self.rival_limit is None:
+            return [None] * len(hyps)
+        bar = threshold - self.model.agreement_bonus
+        confs = member_confidences(hyps, self.model.calibrations)
+        return [self.rivals.gap(h, lp, quiet)
+                if h is not None and c >= bar and h.outside >= limit else None
+                for h, lp, c in zip(hyps, log_probs, confs, strict=True)]

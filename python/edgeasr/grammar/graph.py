@@ -197,27 +197,40 @@ class WordGraph:
 
     def parse(self, text: str) -> Parse | None:
         """The meaning of a sentence if the grammar accepts it, else None."""
-        tokens = text.lower().split()
-        # Each hypothesis: node -> (words, outputs) of the first path that reached it.
-        hyps: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = self._closure(
-            {START: ((), ())}
-        )
-        for tok in tokens:
-            wid = self._word_ids.get(tok)
-            if wid is None:
+        state = self.begin()
+        for tok in text.lower().split():
+            state = self.advance(state, tok)
+            if not state:
                 return None
-            nxt: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
-            for node, (ws, outs) in hyps.items():
-                for a in self._out_arcs[node]:
-                    if self.word[a] == wid and int(self.dst[a]) not in nxt:
-                        o = outs + ((int(self.out[a]),) if self.out[a] >= 0 else ())
-                        nxt[int(self.dst[a])] = (ws + (wid,), o)
-            if not nxt:
-                return None
-            hyps = self._closure(nxt)
-        if FINAL not in hyps:
+        return self.finish(state)
+
+    # A parse state: node -> (words, outputs) of the first path that reached it, for every
+    # node the words so far can lead to (empty: they left the grammar). ``parse`` walks it a
+    # word at a time; edgeasr.grammar.rivals walks on from a shared prefix.
+    def begin(self) -> dict[int, tuple[tuple[int, ...], tuple[int, ...]]]:
+        """The parse state before any word."""
+        return self._closure({START: ((), ())})
+
+    def advance(self, state: dict[int, tuple[tuple[int, ...], tuple[int, ...]]], word: str
+                ) -> dict[int, tuple[tuple[int, ...], tuple[int, ...]]]:
+        """The parse state after one more word."""
+        wid = self._word_ids.get(word)
+        if wid is None:
+            return {}
+        nxt: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        for node, (ws, outs) in state.items():
+            for a in self._out_arcs[node]:
+                if self.word[a] == wid and int(self.dst[a]) not in nxt:
+                    o = outs + ((int(self.out[a]),) if self.out[a] >= 0 else ())
+                    nxt[int(self.dst[a])] = (ws + (wid,), o)
+        return self._closure(nxt) if nxt else {}
+
+    def finish(self, state: dict[int, tuple[tuple[int, ...], tuple[int, ...]]]
+               ) -> Parse | None:
+        """What the words of a parse state mean if they make a whole sentence, else None."""
+        if FINAL not in state:
             return None
-        ws, outs = hyps[FINAL]
+        ws, outs = state[FINAL]
         return self.interpret(ws, outs)
 
     def _closure(
