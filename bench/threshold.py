@@ -111,6 +111,21 @@ def sweep(clips: list[dict], thresholds: tuple[float, ...] = THRESHOLDS,
     return rows
 
 
+def _limit_list(ap: argparse.ArgumentParser, option: str, text: str | None, low: float,
+                high: float, example: str) -> tuple[float | None, ...] | None:
+    """A comma-separated list of limits within low..high ('none': no such rule), or None
+    where the option was not given."""
+    if text is None:
+        return None
+    try:
+        values = tuple(None if v.strip() == "none" else float(v) for v in text.split(","))
+    except ValueError:
+        ap.error(f"{option} {text!r}: expected numbers such as {example} (or none)")
+    if not all(v is None or low <= v <= high for v in values):
+        ap.error(f"{option} {text!r}: each must be within {low:g}..{high:g}")
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.threshold", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -150,27 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                      "0,0.1,0.15")
         if not all(0.0 <= a <= 1.0 for a in allowances):
             ap.error(f"--noise-allowance {args.noise_allowance!r}: each must be within 0..1")
-    limits: tuple[float | None, ...] | None = None
-    if args.noisy_outside_limit is not None:
-        try:
-            limits = tuple(None if v.strip() == "none" else float(v)
-                           for v in args.noisy_outside_limit.split(","))
-        except ValueError:
-            ap.error(f"--noisy-outside-limit {args.noisy_outside_limit!r}: expected numbers "
-                     "such as -0.2,-0.4 (or none)")
-        if not all(v is None or -10.0 <= v <= 0.0 for v in limits):
-            ap.error(f"--noisy-outside-limit {args.noisy_outside_limit!r}: each must be "
-                     "within -10..0")
-    rivals: tuple[float | None, ...] | None = None
-    if args.rival_limit is not None:
-        try:
-            rivals = tuple(None if v.strip() == "none" else float(v)
-                           for v in args.rival_limit.split(","))
-        except ValueError:
-            ap.error(f"--rival-limit {args.rival_limit!r}: expected numbers such as 0.05,0.1 "
-                     "(or none)")
-        if not all(v is None or 0.0 <= v <= 10.0 for v in rivals):
-            ap.error(f"--rival-limit {args.rival_limit!r}: each must be within 0..10")
+    limits = _limit_list(ap, "--noisy-outside-limit", args.noisy_outside_limit, -10.0, 0.0,
+                         "-0.2,-0.4")
+    rivals = _limit_list(ap, "--rival-limit", args.rival_limit, 0.0, 10.0, "0.05,0.1")
     if args.noisy_below_db is not None and not 0.0 <= args.noisy_below_db <= 100.0:
         ap.error(f"--noisy-below-db {args.noisy_below_db}: expected decibels from 0 to 100")
     try:

@@ -27,6 +27,8 @@ for _p in (ROOT / "python", ROOT / "models", ROOT):
         sys.path.insert(0, str(_p))
 
 from edgeasr.audio import read_wav  # noqa: E402 (needs the sys.path above)
+from edgeasr.decoder import PhoneGraph  # noqa: E402
+from edgeasr.grammar import CompiledGrammar, load_building_grammar  # noqa: E402
 
 DEMO_CONFIG = ROOT / "examples" / "demo-building.yaml"
 COFFEE_CONTEXT = ROOT / "examples" / "coffee.yaml"
@@ -66,6 +68,18 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def demo_config() -> Path:
     return DEMO_CONFIG
+
+
+@pytest.fixture(scope="module")
+def grammar(demo_config: Path) -> CompiledGrammar:
+    """The demo building's grammar (a test module may define its own ``grammar``)."""
+    return load_building_grammar(demo_config)
+
+
+@pytest.fixture(scope="module")
+def phone_graph(grammar: CompiledGrammar) -> PhoneGraph:
+    """The decoder's phone graph of ``grammar``."""
+    return PhoneGraph(grammar.graph)
 
 
 @pytest.fixture(scope="session")

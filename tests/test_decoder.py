@@ -12,19 +12,9 @@ import pytest
 from edgeasr.acoustic import LEAD_FRAMES, Calibration
 from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.features import ONSET_FRAMES, quiet_frames
-from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
+from edgeasr.grammar import CompiledGrammar, load_context_grammar
 from edgeasr.lexicon import BLANK, N_OUTPUTS, phone_ids, pronunciations
 from edgeasr.recognizer import Recognizer, Vote, agree, unanimous
-
-
-@pytest.fixture(scope="module")
-def grammar(demo_config: Path) -> CompiledGrammar:
-    return load_building_grammar(demo_config)
-
-
-@pytest.fixture(scope="module")
-def phone_graph(grammar: CompiledGrammar) -> PhoneGraph:
-    return PhoneGraph(grammar.graph)
 
 
 def posteriors(text: str, *, seed: int = 0, blanks_between: bool = True, p: float = 0.9,

@@ -3,26 +3,14 @@ decoded sentence beats them (``edgeasr.grammar.rivals``, ``edgeasr.decoder.Rival
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from test_decoder import SpelledModel, posteriors
 
 from edgeasr.decoder import PhoneGraph, RivalScorer, decode
-from edgeasr.grammar import CompiledGrammar, load_building_grammar
+from edgeasr.grammar import CompiledGrammar
 from edgeasr.grammar.rivals import Rivals
 from edgeasr.recognizer import Recognizer, rivalled
-
-
-@pytest.fixture(scope="module")
-def grammar(demo_config: Path) -> CompiledGrammar:
-    return load_building_grammar(demo_config)
-
-
-@pytest.fixture(scope="module")
-def phone_graph(grammar: CompiledGrammar) -> PhoneGraph:
-    return PhoneGraph(grammar.graph)
 
 
 def rival_texts(grammar: CompiledGrammar, text: str) -> set[str]:
