@@ -375,9 +375,9 @@ class RivalScorer:
     """How clearly a decoded sentence beats its rivals (``edgeasr.grammar.rivals``): the
     grammar's sentences one word away that mean something else, searched in one pass over a
     small graph of them with the main search's settings. The graphs of the last
-    ``cache_size`` sentences are kept."""
+    ``cache_size`` sentences are kept (about 30 kB each for the demo building)."""
 
-    def __init__(self, pg: PhoneGraph, cache_size: int = 256) -> None:
+    def __init__(self, pg: PhoneGraph, cache_size: int = 32) -> None:
         self.pg = pg
         self.rivals = Rivals(pg.graph, cache_size)
         self._graph = functools.lru_cache(maxsize=cache_size)(self._phone_graph)

@@ -40,9 +40,9 @@ class Rivals:
     """The rivals of sentences of one grammar; the last ``cache_size`` sentences' are kept
     (a household says the same few commands again and again)."""
 
-    def __init__(self, graph: WordGraph, cache_size: int = 256) -> None:
+    def __init__(self, graph: WordGraph, cache_size: int = 32) -> None:
         self.graph = graph
-        self._moves = functools.lru_cache(maxsize=4096)(self._moves_uncached)
+        self._moves = functools.lru_cache(maxsize=1024)(self._moves_uncached)
         self.edits = functools.lru_cache(maxsize=cache_size)(self._edits)
 
     # The grammar walked as sets of nodes (after each word, every node a path could be at).
