@@ -117,23 +117,17 @@ def _decibels(key: str, value: Any, meta_path: Path) -> float:
     return float(value)
 
 
-def _shortfall(key: str, value: Any, meta_path: Path) -> float | None:
-    """A per-frame log-probability shortfall of a model's edgeasr.json
-    (``noisy_outside_limit``), checked; None where it is absent."""
+def _optional(key: str, value: Any, meta_path: Path, low: float, high: float
+              ) -> float | None:
+    """An optional limit of a model's edgeasr.json (``noisy_outside_limit``: a per-frame
+    shortfall, -10..0; ``rival_limit``: a per-phone margin, 0..10), checked; None where it
+    is absent."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not -10 <= value <= 0:
-        raise ModelError(f"{meta_path}: {key} {value!r}: expected a number from -10 to 0")
-    return float(value)
-
-
-def _gap(key: str, value: Any, meta_path: Path) -> float | None:
-    """A per-phone log-probability margin of a model's edgeasr.json (``rival_limit``),
-    checked; None where it is absent."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 10:
-        raise ModelError(f"{meta_path}: {key} {value!r}: expected a number from 0 to 10")
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not low <= value <= high):
+        raise ModelError(f"{meta_path}: {key} {value!r}: expected a number from {low:g} to "
+                         f"{high:g}")
     return float(value)
 
 
@@ -288,11 +282,12 @@ class AcousticModel:
         # How much loud speech around the sentence a noisy room tolerates (the per-frame
         # shortfall of Hypothesis.outside): there the TV, not the speaker, is most of it.
         # Absent: the quiet room's limit (edgeasr.recognizer.OUTSIDE_LIMIT).
-        self.noisy_outside_limit = _shortfall(
-            "noisy_outside_limit", meta.get("noisy_outside_limit"), meta_path)
+        self.noisy_outside_limit = _optional(
+            "noisy_outside_limit", meta.get("noisy_outside_limit"), meta_path, -10.0, 0.0)
         # How clearly a sentence must beat its best rival one word away before anything is
         # sent (decoder.RivalScorer). Absent: no such rule.
-        self.rival_limit = _gap("rival_limit", meta.get("rival_limit"), meta_path)
+        self.rival_limit = _optional("rival_limit", meta.get("rival_limit"), meta_path, 0.0,
+                                     10.0)
         self.frontend = str(meta.get("frontend", "logmel40"))
         try:
             self.features = frontend(self.frontend)

@@ -347,7 +347,7 @@ class Recognizer:
                     quiet: np.ndarray | None, threshold: float, limit: float
                     ) -> list[float | None]:
         """Each member's rival gap, where there is a rival rule and the member's vote could
-        be acted on (searching the rivals costs about a tenth of a decode)."""
+        be acted on (the others are not searched: it is a second search)."""
         if self.rival_limit is None:
             return [None] * len(hyps)
         bar = threshold - self.model.agreement_bonus
