@@ -337,7 +337,7 @@ def test_a_noisy_room_tolerates_more_speech_outside_the_sentence(
     """In a noisy room (speech under noisy_below_db above the noise) the model's noisy
     outside limit replaces the quiet room's: TV babble around a command no longer takes the
     vote away. A model without one, or a quiet room, keeps OUTSIDE_LIMIT."""
-    from edgeasr.recognizer import OUTSIDE_LIMIT, decide, outside_limit
+    from edgeasr.recognizer import OUTSIDE_LIMIT, decide, member_confidences, outside_limit
 
     assert outside_limit(-0.5, 25.0, 15.0) == -0.5
     assert outside_limit(-0.5, 25.0, 40.0) == OUTSIDE_LIMIT
@@ -347,7 +347,7 @@ def test_a_noisy_room_tolerates_more_speech_outside_the_sentence(
     assert parse is not None
     babble = Hypothesis(parse, score=-10.0, free_score=-10.0, worst_word=0.0, phones=20,
                         outside=OUTSIDE_LIMIT - 0.1)
-    cals = [Calibration(), Calibration()]
-    assert decide([babble, babble], cals, 0.5, 0.0).chosen is None
-    noisy = decide([babble, babble], cals, 0.5, 0.0, outside_limit(-0.5, 25.0, 15.0))
+    confs = member_confidences([babble, babble], [Calibration(), Calibration()])
+    assert decide([babble, babble], confs, 0.5, 0.0).chosen is None
+    noisy = decide([babble, babble], confs, 0.5, 0.0, outside_limit(-0.5, 25.0, 15.0))
     assert noisy.chosen == 0 and noisy.unanimous

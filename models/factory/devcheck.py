@@ -21,7 +21,7 @@ from tqdm import tqdm
 from edgeasr.acoustic import AcousticModel, Calibration
 from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.grammar import load_building_grammar
-from edgeasr.recognizer import decide
+from edgeasr.recognizer import decide, member_confidences
 from factory.dataset import Example
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ def run(model_path: Path, dev: list[Example], config: Path, threshold: float,
     # audio every frame counts as loud for the outside rule, so this is a little stricter
     # than the service.
     for hyps, oks, _ in results:
-        decision = decide(hyps, cals, threshold, float(meta.get("agreement_bonus", 0.0)))
+        decision = decide(hyps, member_confidences(hyps, cals), threshold,
+                          float(meta.get("agreement_bonus", 0.0)))
         accepted.append(decision.chosen is not None)
         shown_ok.append(oks[decision.shown])  # what the runtime reports is right or not
     meta["calibration"] = (cals[0].__dict__ if members == 1

@@ -132,14 +132,13 @@ def member_confidences(hyps: list[Hypothesis | None], calibrations: list[Calibra
             for h, c in zip(hyps, calibrations, strict=True)]
 
 
-def decide(hyps: list[Hypothesis | None], calibrations: list[Calibration], threshold: float,
+def decide(hyps: list[Hypothesis | None], confs: list[float], threshold: float,
            bonus: float, limit: float = OUTSIDE_LIMIT,
            gaps: list[float | None] | None = None, rival_limit: float | None = None
            ) -> Decision:
-    """Judge the member networks' decodes of one utterance by ``agree``, each vote with the
-    speech-outside-the-sentence ``limit`` and its rival gap (``gaps``, one per member, None:
-    not measured) against ``rival_limit``."""
-    confs = member_confidences(hyps, calibrations)
+    """Judge the member networks' decodes of one utterance by ``agree``: each decode with
+    its confidence (``member_confidences``), the speech-outside-the-sentence ``limit`` and its
+    rival gap (``gaps``, one per member, None: not measured) against ``rival_limit``."""
     votes = [vote(h, c, limit, g, rival_limit) for h, c, g in
              zip(hyps, confs, gaps if gaps is not None else [None] * len(hyps), strict=True)]
     chosen = agree(votes, threshold, bonus)
@@ -322,10 +321,11 @@ class Recognizer:
             timings["decoder"] += time.perf_counter() - t
             return Result("", None, {}, [], 0.0)
         threshold, limit = self.threshold_for(snr_db), self.outside_limit_for(snr_db)
-        gaps = self._rival_gaps(hyps, members, quiet, threshold, limit)
+        confs = member_confidences(hyps, self.model.calibrations)
+        gaps = self._rival_gaps(hyps, confs, members, quiet, threshold, limit)
         timings["decoder"] += time.perf_counter() - t
         t = time.perf_counter()
-        decision = decide(hyps, self.model.calibrations, threshold,
+        decision = decide(hyps, confs, threshold,
                           self.model.agreement_bonus, limit, gaps, self.rival_limit)
         hyp = hyps[decision.shown]
         assert hyp is not None
@@ -343,15 +343,15 @@ class Recognizer:
         timings["intent"] += time.perf_counter() - t
         return result
 
-    def _rival_gaps(self, hyps: list[Hypothesis | None], log_probs: list[np.ndarray],
-                    quiet: np.ndarray | None, threshold: float, limit: float
-                    ) -> list[float | None]:
-        """Each member's rival gap, where there is a rival rule and the member's vote could
-        be acted on (the others are not searched: it is a second search)."""
+    def _rival_gaps(self, hyps: list[Hypothesis | None], confs: list[float],
+                    log_probs: list[np.ndarray], quiet: np.ndarray | None, threshold: float,
+                    limit: float) -> list[float | None]:
+        """Each member's rival gap, where there is a rival rule and the member's vote (with
+        confidence ``confs``) could be acted on (the others are not searched: it is a second
+        search)."""
         if self.rival_limit is None:
             return [None] * len(hyps)
         bar = threshold - self.model.agreement_bonus
-        confs = member_confidences(hyps, self.model.calibrations)
         return [self.rivals.gap(h, lp, quiet)
                 if h is not None and c >= bar and h.outside >= limit else None
                 for h, lp, c in zip(hyps, log_probs, confs, strict=True)]
