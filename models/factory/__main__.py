@@ -564,8 +564,11 @@ def main(argv: list[str] | None = None) -> int:
     epochs = args.epochs or preset.epochs
     t0 = time.time()
 
+    # Everything the run will use is imported now, card and dev check too: a run takes over an
+    # hour, and a module first imported at its end from a checkout edited meanwhile would
+    # not match the ones imported at its start.
     from edgeasr.grammar import load_building_grammar
-    from factory import corpus, dataset, export, heldout, train
+    from factory import card, corpus, dataset, devcheck, export, heldout, train
 
     grammar = load_building_grammar(args.config)
     held = heldout.evaluation_texts(grammar.graph)
@@ -709,8 +712,6 @@ def main(argv: list[str] | None = None) -> int:
         runtime_meta |= {"members": preset.members, "agreement_bonus": preset.agreement_bonus}
     runtime_meta |= runtime_rules
     model_path.with_suffix(".json").write_text(json.dumps(runtime_meta, indent=1) + "\n")
-
-    from factory import card, devcheck
 
     dev_result = devcheck.run(model_path, dev, args.config, args.threshold, args.workers)
     meta = {
