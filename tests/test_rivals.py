@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_decoder import SpelledModel, blank_padded, posteriors
+from test_decoder import SpelledModel, posteriors
 
-from edgeasr.decoder import PhoneGraph, RivalScorer, decode, decode_members
+from edgeasr.decoder import PhoneGraph, RivalScorer, decode
 from edgeasr.grammar import CompiledGrammar
 from edgeasr.grammar.rivals import Rivals
 from edgeasr.recognizer import Recognizer, rivalled
@@ -91,22 +91,6 @@ def test_the_gap_is_wide_for_a_clear_sentence_and_closes_for_a_coin_toss(
                                                   "turn off the kitchen light")
     toss_gap = scorer.gap(hyp, toss)
     assert toss_gap is not None and toss_gap < 0.1 * clear_gap
-
-
-def test_members_gaps_as_each_alone(phone_graph: PhoneGraph) -> None:
-    """Members that decoded the same words share one search of their rivals, members
-    that did not get their own, and a member without a decode gets no gap: each gap is
-    what the member's own search gives."""
-    scorer = RivalScorer(phone_graph)
-    members = blank_padded([posteriors("turn on the kitchen light", seed=3),
-                            posteriors("turn on the kitchen light", seed=4),
-                            posteriors("close the bedroom blinds", seed=5)])
-    hyps = decode_members(phone_graph, members)
-    assert [h.parse.text for h in hyps if h is not None] == [
-        "turn on the kitchen light", "turn on the kitchen light", "close the bedroom blinds"]
-    gaps = scorer.gaps([*hyps, None], [*members, members[0]])
-    alone = [scorer.gap(h, lp) for h, lp in zip(hyps, members, strict=True) if h is not None]
-    assert gaps == [*alone, None] and all(g is not None and g > 0 for g in alone)
 
 
 def test_the_recogniser_sends_nothing_where_a_rival_comes_within_the_limit(

@@ -474,25 +474,8 @@ class RivalScorer:
         """How much better ``hyp`` (decoded from ``log_probs`` and ``quiet`` with the main
         graph) fits than its best rival, per phone of the sentence as ``Hypothesis.margin``
         counts (0: a rival fits as well); None where it has no rival that fits at all."""
-        return self.gaps([hyp], [log_probs], quiet)[0]
-
-    def gaps(self, hyps: list[Hypothesis | None], log_probs: list[np.ndarray],
-             quiet: np.ndarray | None = None) -> list[float | None]:
-        """``gap`` of each member network's decode of one utterance (None for a member
-        without one): members that decoded the same words share their rivals' search."""
-        out: list[float | None] = [None] * len(hyps)
-        groups: dict[tuple[str, ...], list[int]] = {}
-        for m, hyp in enumerate(hyps):
-            if hyp is not None:
-                groups.setdefault(hyp.parse.words, []).append(m)
-        for words, ms in groups.items():
-            pg = self._graph(words)
-            if pg is None:
-                continue
-            bests = decode_members(pg, [log_probs[m] for m in ms], quiet)
-            for m, best in zip(ms, bests, strict=True):
-                hyp = hyps[m]
-                assert hyp is not None
-                if best is not None:
-                    out[m] = max(0.0, (hyp.score - best.score) / max(hyp.phones, 1))
-        return out
+        pg = self._graph(hyp.parse.words)
+        best = None if pg is None else decode(pg, log_probs, quiet)
+        if best is None:
+            return None
+        return max(0.0, (hyp.score - best.score) / max(hyp.phones, 1))

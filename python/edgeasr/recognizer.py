@@ -352,6 +352,6 @@ class Recognizer:
         if self.rival_limit is None:
             return [None] * len(hyps)
         bar = threshold - self.model.agreement_bonus
-        return self.rivals.gaps([h if h is not None and c >= bar and h.outside >= limit
-                                 else None for h, c in zip(hyps, confs, strict=True)],
-                                log_probs, quiet)
+        return [self.rivals.gap(h, lp, quiet)
+                if h is not None and c >= bar and h.outside >= limit else None
+                for h, lp, c in zip(hyps, log_probs, confs, strict=True)]
