@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgeasr.acoustic import LEAD_FRAMES, Calibration
-from edgeasr.decoder import Hypothesis, PhoneGraph, decode, decode_members
+from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.features import ONSET_FRAMES, quiet_frames
 from edgeasr.grammar import CompiledGrammar, load_context_grammar
 from edgeasr.lexicon import BLANK, N_OUTPUTS, phone_ids, pronunciations
@@ -44,15 +44,6 @@ def posteriors(text: str, *, seed: int = 0, blanks_between: bool = True, p: floa
         probs[t, lab] = p
         probs[t, np.arange(N_OUTPUTS) != lab] = rest[t]
     return np.log(probs).astype(np.float32)
-
-
-def blank_padded(spellings: list[np.ndarray]) -> list[np.ndarray]:
-    """Log-probs of different lengths made as long as the longest with blank frames after
-    them: a model's member networks always hear the same frames."""
-    frames = max(len(lp) for lp in spellings)
-    blank = np.full((1, N_OUTPUTS), -20.0, np.float32)
-    blank[0, BLANK] = 0.0
-    return [np.concatenate([lp, np.repeat(blank, frames - len(lp), 0)]) for lp in spellings]
 
 
 # Sentences of the contract (docs/demo-building.md) and the telegrams its table gives them.
@@ -163,8 +154,7 @@ class SpelledPair(SpelledModel):
         self.agreement_bonus = bonus
 
     def member_log_probs(self, feats: np.ndarray, lead: bool = False) -> list[np.ndarray]:
-        # A model's members hear the same frames: the shorter spelling ends in blanks.
-        return blank_padded([self.log_probs(feats, lead), self.log_probs(self.other, lead)])
+        return [self.log_probs(feats, lead), self.log_probs(self.other, lead)]
 
 
 def test_recognizer_turns_margins_into_telegrams(grammar: CompiledGrammar) -> None:
@@ -285,28 +275,6 @@ def test_quiet_filler_before_the_command(filler_graph: PhoneGraph) -> None:
     hyp = decode(filler_graph, lp, quiet_head)
     assert hyp is not None and hyp.parse.text == command
     assert hyp.margin > decode(filler_graph, lp).margin + 1.0  # type: ignore[union-attr]
-
-
-@pytest.mark.parametrize("filler", [False, True])
-def test_members_decoded_together_as_each_alone(
-    phone_graph: PhoneGraph, filler_graph: PhoneGraph, filler: bool,
-) -> None:
-    """One pass over several members' log-probs finds exactly what a search of each finds
-    (scores, paths, words), quiet filler included; members that disagree stay apart."""
-    graph = filler_graph if filler else phone_graph
-    members = blank_padded([posteriors("turn on the kitchen light", seed=11),
-                            posteriors("please turn the kitchen light off", seed=12),
-                            posteriors("what time is it in london", seed=13)])
-    frames = len(members[0])
-    quiet = np.zeros(frames, bool)
-    quiet[-6:] = True
-    together = decode_members(graph, members, quiet)
-    alone = [decode(graph, lp, quiet) for lp in members]
-    assert together == alone
-    assert [h.parse.text for h in together if h is not None][:2] == [
-        "turn on the kitchen light", "please turn the kitchen light off"]
-    with pytest.raises(ValueError, match="differ in length"):
-        decode_members(graph, [members[0], members[1][:-1]])
 
 
 def test_speech_left_outside_the_sentence_lowers_the_confidence(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from edgeasr.acoustic import AcousticModel, Calibration
-from edgeasr.decoder import Hypothesis, PhoneGraph, decode_members
+from edgeasr.decoder import Hypothesis, PhoneGraph, decode
 from edgeasr.grammar import load_building_grammar
 from edgeasr.recognizer import decide, member_confidences
 from factory.dataset import Example
@@ -57,8 +57,8 @@ def _check(ex: Example) -> tuple[list[Hypothesis | None], list[bool], str]:
     assert _WORKER is not None
     grammar, graph, model = _WORKER
     # The preset's features; with the rows of the model's leading padding, as the runtime.
-    hyps = decode_members(graph, model.member_log_probs(ex.feats.astype(np.float32),
-                                                        lead=True))
+    hyps = [decode(graph, lp)
+            for lp in model.member_log_probs(ex.feats.astype(np.float32), lead=True)]
     # Whatever parses is a command, whatever its label: caches made before corpus.py
     # kept room-less commands as commands call "good night" an other-room sentence.
     ref = grammar.graph.parse(ex.text)

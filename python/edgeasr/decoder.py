@@ -162,8 +162,6 @@ class PhoneGraph:
             idx = np.flatnonzero(nodes != no_node)
             self.entries.append((row, idx, nodes[idx]))
         self.final_mask = np.isin(self.end_node, list(self.final_nodes))
-        # decode_members' index arrays by (members, outputs), made on first use.
-        self.layouts: dict[tuple[int, int], _Layout] = {}
         log.debug("phone graph: %d arcs, %d states", len(arcs), self.n_states)
 
     def _epsilon_free(self, g: WordGraph) -> list[tuple[int, int, int, tuple[int, ...]]]:
@@ -214,79 +212,61 @@ def decode(pg: PhoneGraph, log_probs: np.ndarray,
     ``quiet``: per frame, whether it is well under the speech level (``quiet_frames``); such
     frames before and after the sentence may be filler. None: no filler (blank only).
     """
-    return decode_members(pg, [log_probs], quiet)[0]
-
-
-def decode_members(pg: PhoneGraph, members: list[np.ndarray],
-                   quiet: np.ndarray | None = None) -> list[Hypothesis | None]:
-    """``decode`` for each of several member networks' log-probs of one utterance (equal
-    lengths), in one pass: the members' state vectors lie end to end, so each frame's
-    vector operations serve all of them (a member's first states have no predecessor, so
-    nothing crosses from one member into the next)."""
-    t_len, m_len = len(members[0]), len(members)
+    t_len = len(log_probs)
     if t_len == 0:
-        return [None] * m_len
-    if any(len(lp) != t_len for lp in members):
-        raise ValueError("decode_members: the members' log-probs differ in length")
-    n, k_intra = pg.n_states, pg.N_INTRA
-    lp_all = np.stack(members, axis=1)  # [frames, members, outputs]
-    frame_max = lp_all.max(axis=2)  # [frames, members]
+        return None
+    k_intra = pg.N_INTRA
+    frame_max = log_probs.max(axis=1)
     filler = pg.filler_penalty is not None and quiet is not None
-    edge = lp_all[:, :, BLANK]  # what a frame before or after the sentence scores
+    edge = log_probs[:, BLANK]  # what a frame before or after the sentence scores
     if filler:
         # A quiet frame (well under the speaker's level: the TV, a fan) may be filler,
         # scored as free recognition plus the penalty, not forced to blank or to a word.
         # Loud frames never are: "don't turn on the light" must not shed its "don't".
-        edge = np.where(quiet[:t_len, None], np.maximum(edge, frame_max + np.float32(
+        edge = np.where(quiet[:t_len], np.maximum(edge, frame_max + np.float32(
             pg.filler_penalty)), edge)
-    lay = _layout(pg, m_len, lp_all.shape[2])
-    emissions = lp_all.reshape(t_len, -1)
     final_idx = np.flatnonzero(pg.final_mask)
-    n_ends = len(pg.end_state)
-    fin_best = np.full((t_len, m_len), NEG, np.float32)
-    fin_k = np.zeros((t_len, m_len), np.int64)
-    score = np.full(m_len * n, NEG, np.float32)
-    score[lay.lead] = edge[0]
-    score[lay.firsts] = emissions[0, lay.lab[lay.firsts]]
-    score[lay.skips] = emissions[0, lay.lab[lay.skips]] + pg.skip_penalty
+    fin_best = np.full(t_len, NEG, np.float32)
+    fin_k = np.zeros(t_len, np.int64)
+    score = np.full(pg.n_states, NEG, np.float32)
+    score[pg.lead] = edge[0]
+    firsts = pg.entry == START
+    score[firsts] = log_probs[0, pg.lab[firsts]]
+    skips = pg.entry_skip == START
+    score[skips] = log_probs[0, pg.lab[skips]] + pg.skip_penalty
     # Which predecessor each state took at each frame (0-6), two states per byte: the
-    # largest array of the search (3 MB per member for 5 s of speech if unpacked), and it
-    # sets the service's peak memory.
-    half = (m_len * n + 1) // 2
+    # largest array of the search (3 MB for 5 s of speech if unpacked), and it sets the
+    # service's peak memory.
+    half = (pg.n_states + 1) // 2
     back = np.zeros((t_len, half), np.uint8)
     pairs = np.zeros(2 * half, np.int8)
-    choice = pairs[: m_len * n]
-    ends = score[lay.end_state] + lay.end_pen  # word-end scores, grouped by node and member
-
-    def finals(t: int) -> None:
-        per = ends.reshape(m_len, n_ends)[:, final_idx]
-        j = per.argmax(axis=1)
-        fin_best[t], fin_k[t] = per[np.arange(m_len), j], final_idx[j]
-
+    choice = pairs[: pg.n_states]
+    ends = score[pg.end_state] + pg.end_pen  # word-end scores, grouped by the node they reach
     if filler:
-        finals(0)
-    # Per frame, node and member, which word end fed the node (the first best, like
-    # argmax): what the backtrace needs, in a tenth of the memory of every word end's score.
-    from_end = np.empty((t_len, len(lay.seg_starts)),
-                        np.int16 if m_len * n_ends < 2**15 else np.int32)
-    junction = np.full(m_len * pg.n_nodes, NEG, np.float32)
+        j = int(ends[final_idx].argmax())
+        fin_best[0], fin_k[0] = ends[final_idx[j]], final_idx[j]
+    # Per frame and node, which word end fed the node (the first best, like argmax): what the
+    # backtrace needs, in a tenth of the memory of every word end's score.
+    from_end = np.empty((t_len, len(pg.seg_nodes)),
+                        np.int16 if len(pg.end_state) < 2**15 else np.int32)
+    junction = np.full(pg.n_nodes, NEG, np.float32)
     entry_pen = (0.0, pg.skip_penalty)
     for t in range(1, t_len):
-        top = np.maximum.reduceat(ends, lay.seg_starts)
-        junction[lay.seg_nodes] = top
-        at_top = np.flatnonzero(ends == top[lay.seg_of_end])
-        from_end[t - 1] = at_top[np.searchsorted(at_top, lay.seg_starts)]
+        top = np.maximum.reduceat(ends, pg.seg_starts)
+        junction[pg.seg_nodes] = top
+        at_top = np.flatnonzero(ends == top[pg.seg_of_end])
+        from_end[t - 1] = at_top[np.searchsorted(at_top, pg.seg_starts)]
         # Best predecessor per state, first one on ties (like argmax over the candidates):
         # the four intra-word ones as shifted vectors, then the word entries where they exist.
         # k rises, so "k if strictly better, else the choice so far" is a maximum.
         choice[:] = 0
         best = score.copy()
         for k in range(1, k_intra):
-            cand = score[:-k] + lay.gap[k - 1, k:]
+            cand = score[:-k] + pg.gap[k - 1, k:]
             better = (cand > best[k:]).view(np.int8)
             np.maximum(best[k:], cand, out=best[k:])
             np.maximum(choice[k:], better * np.int8(k), out=choice[k:])
-        for row, idx, nodes in lay.entries:
+        for row, idx, nodes in pg.entries:
             cand = junction[nodes] + entry_pen[row]
             better = cand > best[idx]
             hit = idx[better]
@@ -294,74 +274,13 @@ def decode_members(pg: PhoneGraph, members: list[np.ndarray],
             choice[hit] = k_intra + row
         u = pairs.view(np.uint8)
         np.bitwise_or(u[0::2], u[1::2] << 4, out=back[t])
-        score = best + emissions[t, lay.lab]
-        score[lay.lead] = best[lay.lead] + edge[t]
-        score[lay.sentinel] = NEG
-        ends = score[lay.end_state] + lay.end_pen
+        score = best + log_probs[t, pg.lab]
+        score[pg.lead] = best[pg.lead] + edge[t]
+        score[pg.sentinel] = NEG
+        ends = score[pg.end_state] + pg.end_pen
         if filler:
-            finals(t)
-    # Each member's columns as contiguous arrays, so that their sums round as one member's
-    # own search would.
-    return [_backtrace(pg, m, members[m], np.ascontiguousarray(frame_max[:, m]), quiet,
-                       filler, np.ascontiguousarray(edge[:, m]), fin_best[:, m], fin_k[:, m],
-                       ends[m * n_ends : (m + 1) * n_ends], back, from_end)
-            for m in range(m_len)]
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """A phone graph's index arrays repeated for ``members`` state vectors lying end to
-    end (member m's state s at m * n_states + s), as ``decode_members`` uses them."""
-
-    lab: np.ndarray  # per state, its column of the members' log-probs side by side
-    gap: np.ndarray
-    lead: np.ndarray
-    sentinel: np.ndarray
-    firsts: np.ndarray
-    skips: np.ndarray
-    end_state: np.ndarray
-    end_pen: np.ndarray
-    seg_starts: np.ndarray
-    seg_nodes: np.ndarray
-    seg_of_end: np.ndarray
-    entries: list[tuple[int, np.ndarray, np.ndarray]]
-
-
-def _layout(pg: PhoneGraph, members: int, outputs: int) -> _Layout:
-    """``pg``'s layout for ``members`` state vectors, made once per graph and count."""
-    key = (members, outputs)
-    if key not in pg.layouts:
-        pg.layouts[key] = _make_layout(pg, members, outputs)
-    return pg.layouts[key]
-
-
-def _make_layout(pg: PhoneGraph, members: int, outputs: int) -> _Layout:
-    n, ends, segs = pg.n_states, len(pg.end_state), len(pg.seg_starts)
-
-    def tile(a: np.ndarray, step: int) -> np.ndarray:
-        return np.concatenate([a + m * step for m in range(members)]).astype(a.dtype)
-
-    firsts = np.flatnonzero(pg.entry == START)
-    skips = np.flatnonzero(pg.entry_skip == START)
-    return _Layout(
-        lab=tile(pg.lab, outputs), gap=np.tile(pg.gap, members),
-        lead=tile(np.array([pg.lead]), n), sentinel=tile(np.array([pg.sentinel]), n),
-        firsts=tile(firsts, n), skips=tile(skips, n),
-        end_state=tile(pg.end_state, n), end_pen=np.tile(pg.end_pen, members),
-        seg_starts=tile(pg.seg_starts, ends), seg_nodes=tile(pg.seg_nodes, pg.n_nodes),
-        seg_of_end=tile(pg.seg_of_end, segs),
-        entries=[(row, tile(idx, n), tile(nodes, pg.n_nodes))
-                 for row, idx, nodes in pg.entries])
-
-
-def _backtrace(pg: PhoneGraph, m: int, log_probs: np.ndarray,
-               frame_max: np.ndarray, quiet: np.ndarray | None, filler: bool,
-               edge: np.ndarray, fin_best: np.ndarray, fin_k: np.ndarray, ends: np.ndarray,
-               back: np.ndarray, from_end: np.ndarray) -> Hypothesis | None:
-    """Member ``m``'s best sentence from the search's records (its own end scores
-    ``ends`` at the last frame, ``fin_best``/``fin_k`` per frame with filler)."""
-    t_len, k_intra = len(log_probs), pg.N_INTRA
-    n, n_ends, segs = pg.n_states, len(pg.end_state), len(pg.seg_starts)
+            j = int(ends[final_idx].argmax())
+            fin_best[t], fin_k[t] = ends[final_idx[j]], final_idx[j]
     last = t_len - 1
     if filler:
         # The sentence may end before the audio does; the rest is blank or quiet filler.
@@ -381,15 +300,14 @@ def _backtrace(pg: PhoneGraph, m: int, log_probs: np.ndarray,
     path = np.full(t_len, pg.lead, np.int32)  # the state of every frame on the best path
     for t in range(last, 0, -1):
         path[t] = state
-        flat = m * n + state
-        c = int(back[t, flat >> 1]) >> (4 * (flat & 1)) & 15
+        c = int(back[t, state >> 1]) >> (4 * (state & 1)) & 15
         if c < k_intra:
             state -= c  # intra-word predecessor k is k states back (0: itself)
             continue
         arcs_rev.append(int(pg.arc_of[state]))
         node = int(pg.entry[state] if c == k_intra else pg.entry_skip[state])
         seg = int(np.searchsorted(pg.seg_nodes, node))
-        state = int(pg.end_state[int(from_end[t - 1, m * segs + seg]) - m * n_ends])
+        state = int(pg.end_state[from_end[t - 1, seg]])
     path[0] = state
     if state != pg.lead:
         arcs_rev.append(int(pg.arc_of[state]))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgeasr.acoustic import LEAD_FRAMES, AcousticModel, Calibration
-from edgeasr.decoder import Hypothesis, PhoneGraph, RivalScorer, decode_members
+from edgeasr.decoder import Hypothesis, PhoneGraph, RivalScorer, decode
 from edgeasr.endpoint import speech_segments
 from edgeasr.features import quiet_frames, speech_to_noise_db
 from edgeasr.grammar import CompiledGrammar, load_building_grammar, load_context_grammar
@@ -316,7 +316,7 @@ class Recognizer:
         t = time.perf_counter()
         quiet = (quiet_frames(audio, len(members[0]), lead=LEAD_FRAMES) if audio is not None
                  else None)
-        hyps = decode_members(self.phone_graph, members, quiet)
+        hyps = [decode(self.phone_graph, lp, quiet) for lp in members]
         if all(h is None for h in hyps):
             timings["decoder"] += time.perf_counter() - t
             return Result("", None, {}, [], 0.0)
