@@ -281,9 +281,9 @@ PRESETS = {
     # the networks heard fewer times but from more pseudo-speakers carry better to a voice
     # they never heard? Measured once (v28-hybrid-noisy-pair-more, session 32; make model
     # with it from a fresh clone alone took 105 min in session 33, over its 90, and made the
-    # same weights): on the dev voices at the shipped
-    # settings 1267 right / 31 wrong / 5 of 672 (the shipped pair 1277 / 42 / 5); 10 dB TV
-    # 388 of 504 (369), reverb 393 (417), clean 485 (489). A trade, not a gain. Not shipped.
+    # same weights): on the dev voices at the shipped settings 1267 right / 31 wrong / 5 of
+    # 672 (the shipped pair 1277 / 42 / 5); 10 dB TV 388 of 504 (369), reverb 393 (417),
+    # clean 485 (489). A trade, not a gain. Not shipped.
     "hybrid-noisy-pair-more": replace(HYBRID_LEAD, sentences=12000, epochs=15,
                                       augmentation=Augmentation(clean_copy=False),
                                       members=2, member_data=True),
