@@ -283,7 +283,8 @@ PRESETS = {
     # with it from a fresh clone alone took 105 min in session 33, over its 90, and made the
     # same weights): on the dev voices at the shipped settings 1267 right / 31 wrong / 5 of
     # 672 (the shipped pair 1277 / 42 / 5); 10 dB TV 388 of 504 (369), reverb 393 (417),
-    # clean 485 (489). A trade, not a gain. Not shipped.
+    # clean 485 (489). A trade, not a gain. Not shipped. With --epochs 12 (v30, session 34:
+    # make model 86 min alone from a fresh clone) 1236 / 46 / 4: worse; clean 476, reverb 382.
     "hybrid-noisy-pair-more": replace(HYBRID_LEAD, sentences=12000, epochs=15,
                                       augmentation=Augmentation(clean_copy=False),
                                       members=2, member_data=True),
