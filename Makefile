@@ -20,10 +20,10 @@ lint: setup
 # Reproduce the shipped model (v26-hybrid-noisy-pair-apart: two networks that must agree, each
 # trained on its own synthesis) from nothing: 76 minutes on a 2-core machine from a fresh clone
 # (README.md, session 26), more on cores shared with other jobs; about 93 (an estimate) where
-# training runs as slowly as it did in session 34 (docs/history.md). --threshold, the noisy-room settings and the
-# rival limit are written into models/edgeasr.json for the runtime: the dev-voice rules' choice
-# for this model (docs/configuration.md), made after its training, so they are given here
-# rather than computed.
+# training runs as slowly as it did in session 34 (docs/history.md). --threshold, the
+# noisy-room settings and the rival limit are written into models/edgeasr.json for the
+# runtime: the dev-voice rules' choice for this model (docs/configuration.md), made after its
+# training, so they are given here rather than computed.
 model: setup
 	cd models && ../$(PY) -m factory --preset hybrid-noisy-pair-apart --seed 1 --threshold 0.8 \
 		--noise-allowance 0.15 --noisy-below-db 25 --noisy-outside-limit -0.5 --rival-limit 0.08
