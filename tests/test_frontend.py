@@ -62,6 +62,22 @@ def test_keras_backbone_matches_the_onnx_network(ort, speech: np.ndarray) -> Non
         np.testing.assert_allclose(ours[i], ref, rtol=1e-4, atol=1e-3)
 
 
+def test_utterances_embedded_together_get_what_each_gets_alone(speech: np.ndarray) -> None:
+    """The factory embeds its training utterances several to a call (train.embed_speech):
+    each must come out as if embedded alone, padded with its own floor, not its batch's."""
+    pytest.importorskip("tensorflow")
+    from factory.embedding import Embedder
+
+    embedder = Embedder(PRETRAINED, phases=2)
+    feats = speech_mel(speech)
+    short, loud = feats[: len(feats) // 3], feats + 2.0  # other lengths, other floors
+    utterances = [(u, pad_floor(u)) for u in (feats, short, loud)]
+    together = embedder.many(utterances)
+    for (u, floor), got in zip(utterances, together, strict=True):
+        np.testing.assert_allclose(got, embedder(u, floor), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(together[0], together[2])  # the floors and features did differ
+
+
 def test_two_phase_export_sees_every_second_training_embedding(speech: np.ndarray) -> None:
     """Training takes every second 20 ms embedding for a two-phase head; the exported graph
     (phases 0 and 2 of four) must compute exactly those, aligned, or the head is fed other

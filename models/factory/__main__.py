@@ -571,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     # not match the ones imported at its start.
     from edgeasr.grammar import load_building_grammar
     from factory import card, corpus, dataset, devcheck, export, heldout, train
+    from factory import members as members_mod
+    from factory.members import MemberJob
 
     grammar = load_building_grammar(args.config)
     held = heldout.evaluation_texts(grammar.graph)
@@ -662,11 +664,8 @@ def main(argv: list[str] | None = None) -> int:
         trained_by = json.loads(record.read_text()) if record.is_file() else {}
         trained_by["weights"] = ", ".join(p.name for p in args.weights)
     else:
-        members = []
+        jobs = []
         for m in range(preset.members):
-            if preset.members > 1:
-                logging.info("training member %d of %d (seed %d%s)", m + 1, preset.members,
-                             args.seed + m, ", its own data" if m in further else "")
             data = examples
             if m in further:  # hybrid: the first's held-out voices set aside, features cut
                 t_made = time.time()
@@ -674,16 +673,31 @@ def main(argv: list[str] | None = None) -> int:
                 data = [replace(e, feats=e.feats[:, :N_MELS])
                         for e in with_embeddings(made, own, preset, args.pretrained)]
                 t_more += time.time() - t_made
-            t_fit = time.time()
-            member = train.train(data, preset.shape, epochs, args.seed + m,
-                                 batch_frames=preset.batch_frames, head=head, up=up,
-                                 lead=preset.lead_pad, hop=hop, drop_view=preset.drop_view,
-                                 teacher_weight=preset.teacher)
-            weights = cache.with_name(f"weights-{args.preset}-{args.seed}"
-                                      + (f"-m{m}" if m else "") + ".h5")
-            member.save_weights(str(weights))
-            weights.with_suffix(".json").write_text(json.dumps(
-                {"train_seconds": round(time.time() - t_fit), "epochs": epochs}) + "\n")
+            jobs.append(MemberJob(
+                data, preset.shape, epochs, args.seed + m,
+                cache.with_name(f"weights-{args.preset}-{args.seed}"
+                                + (f"-m{m}" if m else "") + ".h5"),
+                {"batch_frames": preset.batch_frames, "head": head, "up": up,
+                 "lead": preset.lead_pad, "hop": hop, "drop_view": preset.drop_view,
+                 "teacher_weight": preset.teacher},
+                f"train member {m + 1}" if preset.members > 1 else "train"))
+        if 1 < preset.members <= args.workers:
+            # Each member on its own cores, all at once: the cores stay busier than with
+            # one training at a time (factory.members).
+            logging.info("training %d members at once (seeds %d-%d), %d core(s) each",
+                         preset.members, args.seed, args.seed + preset.members - 1,
+                         args.workers // preset.members)
+            members_mod.train_at_once(jobs, args.workers // preset.members)
+        else:
+            for m, job in enumerate(jobs):
+                if preset.members > 1:
+                    logging.info("training member %d of %d (seed %d)", m + 1, preset.members,
+                                 job.seed)
+                members_mod.train_one(job)
+        members = []
+        for job in jobs:
+            member = train.network(job.data[:1], preset.shape, head, up, hop)
+            member.load_weights(str(job.weights))
             members.append(member)
         model = members[0] if len(members) == 1 else train.join(members, side_by_side=True)
     t_train = time.time() - t0 - t_data - t_more

@@ -12,7 +12,7 @@ import math
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -312,6 +312,9 @@ def embed(examples: list[Example], cache: Path) -> list[Example]:
     return out
 
 
+EMBED_BATCH = 8  # utterances per call of the frozen network (32 was slower)
+
+
 def embed_speech(examples: list[Example], cache: Path, phases: int = 2,
                  lead: int = 0) -> list[np.ndarray]:
     """Embeddings (every 40 ms with two phases, 80 ms with one) of the speech-mel32 columns
@@ -320,12 +323,20 @@ def embed_speech(examples: list[Example], cache: Path, phases: int = 2,
     from factory.embedding import Embedder
 
     embedder = Embedder(cache, phases)
-    out = []
-    for e in tqdm(examples, desc="embed", unit="utt"):
-        f = e.feats[:, N_MELS:].astype(np.float32)
-        floor = pad_floor(f)
-        f = np.concatenate([np.repeat(floor[None], lead, 0), f])
-        out.append(embedder(f, floor).astype(np.float16))
+    out: list[np.ndarray] = [np.empty(0)] * len(examples)
+    # Utterances of about the same length in one call, so that little of it is padding.
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].feats))
+    with tqdm(total=len(examples), desc="embed", unit="utt") as bar:
+        for s in range(0, len(order), EMBED_BATCH):
+            group = order[s : s + EMBED_BATCH]
+            speech = []
+            for i in group:
+                f = examples[i].feats[:, N_MELS:].astype(np.float32)
+                floor = pad_floor(f)
+                speech.append((np.concatenate([np.repeat(floor[None], lead, 0), f]), floor))
+            for i, e in zip(group, embedder.many(speech), strict=True):
+                out[i] = e.astype(np.float16)
+            bar.update(len(group))
     return out
 
 
@@ -348,29 +359,16 @@ def ctc_per_phone(y: tf.Tensor, logits: tf.Tensor, yl: tf.Tensor, xl: tf.Tensor)
     return tf.reduce_mean(loss / tf.cast(yl, tf.float32))
 
 
-def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
-          batch_frames: int = 12000, lr: float = 2e-3, head: bool = False,
-          up: int = 1, lead: int = 0, hop: int = EMB_HOP,
-          drop_view: float = 0.0, teacher_weight: float = 0.0) -> tf.keras.Model:
-    """CTC training of the log-mel network, or (``head``) of the head on embeddings
-    (``up`` 20 ms outputs per embedding); ``lead``: hybrid examples' embeddings start that
-    many frames of quiet early, and a random part of it goes in front (``_batches``);
-    ``hop``: log-mel frames per hybrid embedding (``embedding.hop_frames``); ``drop_view``:
-    see ``_batches``; ``teacher_weight`` > 0 (hybrid examples with teacher targets): a 1x1
-    convolution on the last hidden layer learns to predict the teacher's view of the audio,
-    that weight times its mean squared error added to the CTC loss, so the hidden layer must
-    hold what a real-speech network hears. The projection is for training only; the returned
-    network is the same shape as without it."""
-    tf.keras.utils.set_random_seed(seed)
-    sub = 1 if head else 2
-    examples = usable(examples, sub, up)
-    model = network(examples, shape, head, up, hop)
-    steps_per_epoch = sum(1 for _ in _batches(examples, batch_frames, np.random.default_rng(0),
-                                              sub=sub, up=up))
-    total = max(1, steps_per_epoch * epochs)
+def optimizer(lr: float, total: int) -> tf.keras.optimizers.Optimizer:
+    """Adam with gradients clipped, its rate ``lr`` decaying over ``total`` steps to 2 %."""
     sched = tf.keras.optimizers.schedules.CosineDecay(lr, total, alpha=0.02,
                                                       warmup_target=None)
-    opt = tf.keras.optimizers.Adam(sched, clipnorm=5.0)
+    return tf.keras.optimizers.Adam(sched, clipnorm=5.0)
+
+
+def ctc_step(model: tf.keras.Model, opt: tf.keras.optimizers.Optimizer) -> Callable:
+    """One training step of ``model`` on a batch (inputs, labels, input and label lengths,
+    as ``_batches`` makes them): its CTC loss, the weights moved by ``opt``."""
 
     @tf.function(reduce_retracing=True)
     def step(x, y, xl, yl):
@@ -379,6 +377,34 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
+
+    return step
+
+
+def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
+          batch_frames: int = 12000, lr: float = 2e-3, head: bool = False,
+          up: int = 1, lead: int = 0, hop: int = EMB_HOP,
+          drop_view: float = 0.0, teacher_weight: float = 0.0, progress: str = "train",
+          position: int = 0) -> tf.keras.Model:
+    """CTC training of the log-mel network, or (``head``) of the head on embeddings
+    (``up`` 20 ms outputs per embedding); ``lead``: hybrid examples' embeddings start that
+    many frames of quiet early, and a random part of it goes in front (``_batches``);
+    ``hop``: log-mel frames per hybrid embedding (``embedding.hop_frames``); ``drop_view``:
+    see ``_batches``; ``teacher_weight`` > 0 (hybrid examples with teacher targets): a 1x1
+    convolution on the last hidden layer learns to predict the teacher's view of the audio,
+    that weight times its mean squared error added to the CTC loss, so the hidden layer must
+    hold what a real-speech network hears. The projection is for training only; the returned
+    network is the same shape as without it. ``progress``, ``position``: the progress bar's
+    name and line (several trainings at once each have their own)."""
+    tf.keras.utils.set_random_seed(seed)
+    sub = 1 if head else 2
+    examples = usable(examples, sub, up)
+    model = network(examples, shape, head, up, hop)
+    steps_per_epoch = sum(1 for _ in _batches(examples, batch_frames, np.random.default_rng(0),
+                                              sub=sub, up=up))
+    total = max(1, steps_per_epoch * epochs)
+    opt = optimizer(lr, total)
+    step = ctc_step(model, opt)
 
     distil = teacher_weight > 0
     if distil:
@@ -404,7 +430,7 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
         return ctc, mse
 
     rng = np.random.default_rng(seed)
-    with tqdm(total=total, desc="train", unit="step") as bar:
+    with tqdm(total=total, desc=progress, unit="step", position=position) as bar:
         for epoch in range(epochs):
             losses, errors = [], []
             for batch in ahead(_batches(examples, batch_frames, rng, augment=True, sub=sub,
