@@ -395,6 +395,33 @@ def test_view_dropout_silences_one_view_of_some_examples_never_both() -> None:
     assert mel > 3 and emb > 3 and both == 0
     assert silenced(0.0) == (0, 0, 0)
 
+
+def test_floors_computed_once_make_the_same_batches() -> None:
+    """train.train computes each example's quiet floor once for all epochs (floors_of); the
+    batches must be those that computing it for every batch made."""
+    from factory.dataset import Example
+    from factory.train import _batches, floors_of
+
+    rng = np.random.default_rng(0)
+    examples = [Example(rng.normal(size=(200 + 4 * i, 40)).astype(np.float16),
+                        np.ones(3, np.int16), "command", "flite:kal", "x",
+                        extra=rng.normal(size=(70 + i, 96)).astype(np.float16))
+                for i in range(30)]
+    kwargs = {"augment": True, "lead": 40, "drop_view": 0.2}
+    floors = floors_of(examples)
+    for a, b in zip(_batches(examples, 3000, np.random.default_rng(1), **kwargs),
+                    _batches(examples, 3000, np.random.default_rng(1), floors=floors,
+                             **kwargs), strict=True):
+        for u, v in zip((*a[0], *a[1:]), (*b[0], *b[1:]), strict=True):
+            np.testing.assert_array_equal(u, v)
+    # The floors given are what pads: raised, the padding rows carry them.
+    raised = [f + 100 for f in floors]
+    for (x, _), *_ in _batches(examples, 3000, np.random.default_rng(1), lead=40,
+                               floors=raised):
+        assert (x > 50).any()
+    for (x, _), *_ in _batches(examples, 3000, np.random.default_rng(1), lead=40):
+        assert not (x > 50).any()
+
 def test_hybrid_training_puts_quiet_of_random_length_before_both_inputs() -> None:
     """Training batches put 0-400 ms of quiet in front of each utterance, the same span in
     the log-mel frames and in the embeddings (whose cache starts LEAD_PAD frames early), so

@@ -181,14 +181,19 @@ def is_hybrid(examples: list[Example]) -> bool:
 
 def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generator,
              augment: bool = False, sub: int = 2, up: int = 1, lead: int = 0,
-             hop: int = EMB_HOP, drop_view: float = 0.0, teacher: bool = False):
+             hop: int = EMB_HOP, drop_view: float = 0.0, teacher: bool = False,
+             floors: list[np.ndarray] | None = None):
     """Batches of padded inputs, labels and lengths; ``lead``: hybrid examples get a random
     0-``lead`` frames of quiet in front (their cached embeddings start that early), in
     steps of ``hop`` frames, their embeddings' spacing; ``drop_view``: the chance that a
     hybrid example's log-mel input, and again its embeddings, hear only their quiet floor
     (never both), so each view must carry the sentence alone; ``teacher``: each batch also
     carries the examples' teacher targets, one row per output frame, placed where the
-    utterance is, and a mask that is 1 on those rows."""
+    utterance is, and a mask that is 1 on those rows. ``floors``: each example's
+    ``pad_floor`` of its features (``floors_of``), which every epoch would otherwise compute
+    again: in a trainer with one core, most of the time it took to make a batch."""
+    if floors is None:
+        floors = floors_of(examples)
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].feats))
     batches, cur, longest = [], [], 0
     for i in order:
@@ -209,8 +214,8 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
         t = max(len(examples[i].feats) + front[i] for i in b)
         t += (-t) % (hop if hybrid else sub)  # hybrid: one embedding per ``hop`` frames
 
-        x = np.stack([_place(examples[i].feats, front[i], t, rng, augment, 12 // sub // up)
-                      for i in b])
+        x = np.stack([_place(examples[i].feats, front[i], t, rng, augment, 12 // sub // up,
+                             floors[i]) for i in b])
         lmax = max(len(examples[i].label) for i in b)
         y = np.zeros((len(b), lmax), np.int32)
         for j, i in enumerate(b):
@@ -226,7 +231,7 @@ def _batches(examples: list[Example], batch_frames: int, rng: np.random.Generato
                 for j, i in enumerate(b):
                     view = rng.random()
                     if view < drop_view:
-                        x[j] = pad_floor(examples[i].feats)
+                        x[j] = floors[i]
                     elif view < 2 * drop_view:
                         e[j] = pad_floor(examples[i].extra)
             if teacher:
@@ -274,12 +279,18 @@ def _teacher_rows(examples: list[Example], batch: list[int], front: dict[int, in
     return target, mask
 
 
+def floors_of(examples: list[Example]) -> list[np.ndarray]:
+    """Each example's quiet floor (``pad_floor`` of its features), what ``_batches`` pads it
+    with."""
+    return [pad_floor(e.feats) for e in examples]
+
+
 def _place(feats: np.ndarray, front: int, t: int, rng: np.random.Generator, augment: bool,
-           span: int) -> np.ndarray:
-    """An utterance's features at ``front`` in ``t`` frames of its quiet floor."""
+           span: int, floor: np.ndarray) -> np.ndarray:
+    """An utterance's features at ``front`` in ``t`` frames of its quiet ``floor``."""
     f = feats.astype(np.float32)
     f = spec_augment(f, rng, span) if augment else f
-    floor = pad_floor(feats)[None]
+    floor = floor[None]
     return np.concatenate([np.repeat(floor, front, 0), f,
                            np.repeat(floor, t - len(f) - front, 0)])
 
@@ -400,8 +411,9 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
     sub = 1 if head else 2
     examples = usable(examples, sub, up)
     model = network(examples, shape, head, up, hop)
+    floors = floors_of(examples)
     steps_per_epoch = sum(1 for _ in _batches(examples, batch_frames, np.random.default_rng(0),
-                                              sub=sub, up=up))
+                                              sub=sub, up=up, floors=floors))
     total = max(1, steps_per_epoch * epochs)
     opt = optimizer(lr, total)
     step = ctc_step(model, opt)
@@ -435,7 +447,7 @@ def train(examples: list[Example], shape: ModelShape, epochs: int, seed: int,
             losses, errors = [], []
             for batch in ahead(_batches(examples, batch_frames, rng, augment=True, sub=sub,
                                         up=up, lead=lead, hop=hop, drop_view=drop_view,
-                                        teacher=distil)):
+                                        teacher=distil, floors=floors)):
                 if distil:
                     x, y, xl, yl, (target, mask) = batch
                     ctc, mse = step_distil(x, y, xl, yl, target, mask)
