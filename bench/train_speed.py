@@ -5,12 +5,13 @@
 Most of `make model` is training (docs/history.md, "Session 35"), and a training step is
 compute-bound in TensorFlow's kernels, so how fast a machine runs the steps says how long
 `make model` takes on it. This runs the factory's own training step (``factory.train``:
-the preset's network, optimizer and batcher) on made-up utterances, 1.5 to 4.5 s of random
-features with phone labels, the same every run; after a warm-up it times ``--steps`` steps
-and reports the median step and the utterances trained per second. For the preset that
-made the shipped model it also gives the training time that rate means for `make model`
-(models/model-meta.json: its training utterances, epochs and members); the synthesis,
-export and checks around the training take about a fifth more (README, `make model`).
+the preset's network, optimizer and batcher) as the factory runs it (a preset's members
+at once, one process each, where there is a core for each: ``factory.members``) on made-up
+utterances, 1.5 to 4.5 s of random features with phone labels, the same every run; after a
+warm-up it times ``--steps`` steps and reports the median step and the utterances trained
+per second. For the preset that made the shipped model it also gives the training time
+that rate means for `make model` (models/model-meta.json: its training utterances, epochs
+and members); synthesis, embedding, export and checks come on top (README, `make model`).
 Nothing else should run on the cores meanwhile.
 """
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
@@ -50,13 +53,14 @@ def examples(count: int, hybrid: bool, lead: int, hop: int, seed: int = 0) -> li
     return out
 
 
-def measure(preset_name: str, steps: int, warmup: int = 5) -> dict:
-    """Time ``steps`` training steps of the preset's network after ``warmup`` untimed ones."""
-    import tensorflow as tf
-
-    from factory import train
+def measure(preset_name: str, steps: int, warmup: int = 5, workers: int | None = None
+            ) -> dict:
+    """Time ``steps`` training steps of the preset's network after ``warmup`` untimed ones,
+    trained as `make model` trains it on ``workers`` cores (default: all): a preset of
+    several members with a core for each trains them at once, one process each
+    (factory.members), so as many processes run the steps here, and their rates add up."""
     from factory.__main__ import PRESETS
-    from factory.embedding import hop_frames
+    from factory.members import use_threads
 
     if preset_name not in PRESETS:
         raise ValueError(f"preset {preset_name!r}: expected one of {', '.join(PRESETS)}")
@@ -66,13 +70,36 @@ def measure(preset_name: str, steps: int, warmup: int = 5) -> dict:
     if preset.frontend == "speech-mel32":
         raise ValueError(f"preset {preset_name!r} trains a head on embeddings only; this "
                          "benchmark times the log-mel and hybrid networks")
+    workers = workers or os.cpu_count() or 1
+    at_once = preset.members if 1 < preset.members <= workers else 1
+    if at_once == 1:
+        runs = [_time_steps(preset_name, steps, warmup, 0)]
+    else:
+        with mp.get_context("spawn").Pool(at_once, use_threads, (workers // at_once,)) as pool:
+            runs = pool.starmap(_time_steps, [(preset_name, steps, warmup, m)
+                                              for m in range(at_once)])
+    return {"preset": preset_name, "steps": steps, "at_once": at_once,
+            "median_step_s": statistics.median(r["median_step_s"] for r in runs),
+            "utterances_per_s": sum(r["utterances_per_s"] for r in runs),
+            "frames_per_step": statistics.mean(r["frames_per_step"] for r in runs)}
+
+
+def _time_steps(preset_name: str, steps: int, warmup: int, seed: int) -> dict:
+    """One training's timed steps (in this process, with its TensorFlow threads)."""
+    import tensorflow as tf
+
+    from factory import train
+    from factory.__main__ import PRESETS
+    from factory.embedding import hop_frames
+
+    preset = PRESETS[preset_name]
     hybrid = "+" in preset.frontend
     hop = hop_frames(preset.phases)
     lead = preset.lead_pad if hybrid else 0
     # Enough utterances for the steps wanted, each made once.
     per_step = max(1, preset.batch_frames // ((SHORTEST + LONGEST) // 2))
-    data = train.usable(examples(per_step * (steps + warmup) * 2, hybrid, lead, hop))
-    tf.keras.utils.set_random_seed(1)
+    data = train.usable(examples(per_step * (steps + warmup) * 2, hybrid, lead, hop, seed))
+    tf.keras.utils.set_random_seed(1 + seed)
     model = train.network(data, preset.shape, hop=hop)
     step = train.ctc_step(model, train.optimizer(2e-3, steps + warmup))
     batches = train.ahead(train._batches(data, preset.batch_frames, np.random.default_rng(0),
@@ -90,8 +117,7 @@ def measure(preset_name: str, steps: int, warmup: int = 5) -> dict:
             break
     # The median step, not the mean: a step whose batch has a new shape may trace again.
     median = statistics.median(times)
-    return {"preset": preset_name, "steps": len(times), "median_step_s": median,
-            "utterances_per_s": utterances / len(times) / median,
+    return {"median_step_s": median, "utterances_per_s": utterances / len(times) / median,
             "frames_per_step": frames / len(times)}
 
 
@@ -109,7 +135,9 @@ def predicted_training_s(result: dict, meta_path: Path = META) -> float | None:
 
 def render(result: dict) -> str:
     lines = [f"preset {result['preset']}: {result['steps']} steps of "
-             f"{result['frames_per_step']:.0f} frames",
+             f"{result['frames_per_step']:.0f} frames"
+             + (f", {result['at_once']} members trained at once" if result["at_once"] > 1
+                else ""),
              f"median step: {result['median_step_s'] * 1000:.0f} ms",
              f"utterances trained per second: {result['utterances_per_s']:.0f}"]
     if result.get("predicted_training_s") is not None:
@@ -125,12 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", default=None,
                     help="factory preset (default: the one that made models/model-meta.json)")
     ap.add_argument("--steps", type=int, default=60, help="timed steps (default 60)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="cores, as the factory's --workers (default: all)")
     ap.add_argument("--json", action="store_true", help="print the raw figures as JSON")
     args = ap.parse_args(argv)
     preset = args.preset or (json.loads(META.read_text())["preset"] if META.is_file()
                              else "hybrid-noisy-pair-apart")
     try:
-        result = measure(preset, args.steps)
+        result = measure(preset, args.steps, workers=args.workers)
     except ValueError as exc:
         print(f"bench.train_speed: {exc}", file=sys.stderr)
         return 2

@@ -13,12 +13,21 @@ from bench import train_speed
 def test_times_the_steps_asked_for_on_the_presets_network() -> None:
     result = train_speed.measure("tiny-hybrid", steps=3, warmup=1)
     assert result["preset"] == "tiny-hybrid" and result["steps"] == 3
+    assert result["at_once"] == 1  # one network
     assert result["median_step_s"] > 0 and result["utterances_per_s"] > 0
     # Batches are cut to the preset's budget of frames (plus the quiet put in front).
     from factory.__main__ import PRESETS
 
     preset = PRESETS["tiny-hybrid"]
     assert 0 < result["frames_per_step"] <= preset.batch_frames + 64 * preset.lead_pad
+
+
+def test_members_train_at_once_where_each_has_a_core() -> None:
+    """As the factory trains them (factory.members): two members on two cores at once,
+    their rates added; on one core one after another, so one is timed."""
+    both = train_speed.measure("tiny-pair", steps=2, warmup=1, workers=2)
+    assert both["at_once"] == 2 and both["utterances_per_s"] > 0
+    assert train_speed.measure("tiny-pair", steps=2, warmup=1, workers=1)["at_once"] == 1
 
 
 def test_made_up_utterances_fit_their_labels_and_carry_embeddings() -> None:

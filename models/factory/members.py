@@ -49,8 +49,9 @@ def train_one(job: MemberJob, position: int = 0) -> float:
     return seconds
 
 
-def _init(threads: int) -> None:
-    # Before TensorFlow runs anything in this process: its thread pools are made once.
+def use_threads(threads: int) -> None:
+    """A training process's set-up: TensorFlow on ``threads`` cores (before it runs anything
+    here: its thread pools are made once), the factory's log format."""
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -66,6 +67,6 @@ def train_at_once(jobs: list[MemberJob], threads: int = 1) -> list[float]:
     seconds each took. An error in one stops the others and is raised here."""
     # Spawned, not forked: the factory has TensorFlow's threads running by now, and a forked
     # child inherits their locks.
-    with mp.get_context("spawn").Pool(len(jobs), _init, (threads,)) as pool:
+    with mp.get_context("spawn").Pool(len(jobs), use_threads, (threads,)) as pool:
         running = [pool.apply_async(_train, (job, i)) for i, job in enumerate(jobs)]
         return [r.get() for r in running]
