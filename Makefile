@@ -18,9 +18,9 @@ lint: setup
 	$(PY) -m ruff check python tests models scripts bench
 
 # Reproduce the shipped model (v26-hybrid-noisy-pair-apart: two networks that must agree, each
-# trained on its own synthesis) from nothing: 76 minutes on a 2-core machine from a fresh clone
-# (README.md, session 26), more on cores shared with other jobs; about 93 (an estimate) where
-# training runs as slowly as it did in session 34 (docs/history.md). --threshold, the
+# trained on its own synthesis) from nothing: about 82 minutes on this 2-core machine, the two
+# networks trained at once, one core each (README.md, session 35; more on cores shared with
+# other jobs; how fast a machine trains: python -m bench.train_speed). --threshold, the
 # noisy-room settings and the rival limit are written into models/edgeasr.json for the
 # runtime: the dev-voice rules' choice for this model (docs/configuration.md), made after its
 # training, so they are given here rather than computed.
