@@ -19,8 +19,6 @@ from pathlib import Path
 from factory.dataset import Example
 from factory.train import ModelShape
 
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class MemberJob:
@@ -58,15 +56,11 @@ def use_threads(threads: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
 
-def _train(job: MemberJob, position: int) -> float:
-    return train_one(job, position)
-
-
 def train_at_once(jobs: list[MemberJob], threads: int = 1) -> list[float]:
     """Train every job in its own process at the same time, ``threads`` cores each; the
     seconds each took. An error in one stops the others and is raised here."""
     # Spawned, not forked: the factory has TensorFlow's threads running by now, and a forked
     # child inherits their locks.
     with mp.get_context("spawn").Pool(len(jobs), use_threads, (threads,)) as pool:
-        running = [pool.apply_async(_train, (job, i)) for i, job in enumerate(jobs)]
+        running = [pool.apply_async(train_one, (job, i)) for i, job in enumerate(jobs)]
         return [r.get() for r in running]
