@@ -14,6 +14,10 @@ Writes docs/benchmarks.md, PNG plots under docs/img/ and bench/results/benchmark
 5. the model size/accuracy trade-off from bench/results/alternatives.json
    (``python -m bench.alternatives``; rerun it to add a model variant).
 
+``--reuse pocketsphinx,whisper`` takes those engines' results and cost from the last run's
+JSON (where it heard the same clips, conditions and audio with the same engines) and runs
+EdgeASR alone: what a new model needs.
+
 ``--quick`` (20 commands + 8 non-commands per condition, 10 conditions) took 8 minutes on 2
 busy cores; without it, every held-out clip plus the clean condition: 42 minutes (the report
 says how long its own run took).
@@ -40,7 +44,7 @@ import numpy as np
 from bench import aarch64
 from bench import conditions as cond
 from bench.dataset import DEFAULT_CACHE, HeldoutAudio, make_clips, spread
-from bench.eval import file_digest, machine
+from bench.eval import clips_digest, file_digest, machine
 from bench.metrics import Metrics, Scored, summarise
 from edgeasr.acoustic import AcousticModel, find_model
 from edgeasr.grammar import load_building_grammar
@@ -305,6 +309,8 @@ def write_markdown(path: Path, s: Mapping[str, Any], per: Mapping[str, Mapping[s
         "Engines:", "",
         *[f"- **{LABEL.get(e, e)}**: "
           + "; ".join(f"{k}: {str(v).replace(f'{ROOT}/', '')}" for k, v in d.items())
+          + (f" (results and cost reused from the run of {s['reused'][e]}, `--reuse`)"
+             if e in s.get("reused", {}) else "")
           for e, d in s["engines"].items()],
         "",
         "## Cost on this machine (same run)", "",
@@ -317,6 +323,11 @@ def write_markdown(path: Path, s: Mapping[str, Any], per: Mapping[str, Mapping[s
            f"{s['load']:.1f} on {s['cores']} cores): absolute times are inflated; the ratios "
            "between engines, measured in the same run, are the figures to compare.", ""]
           if s.get("load", 0) > s.get("cores", 1) else []),
+        *([f"> Not all from this run: {', '.join(LABEL.get(e, e) for e in s['reused'])} "
+           "ran earlier on this machine, on the same clips, conditions and audio, and their "
+           "results and cost were reused (`--reuse`; "
+           + ", ".join(f"{LABEL.get(e, e)}: {d}" for e, d in s["reused"].items())
+           + "): ratios to them compare two runs.", ""] if s.get("reused") else []),
         f"![time per clip, peak RSS and model size per engine]({img['cost']})", "",
         *cost_table(s["cost"]), "",
         "EdgeASR per stage (mean per clip): "
@@ -334,6 +345,7 @@ def write_markdown(path: Path, s: Mapping[str, Any], per: Mapping[str, Mapping[s
         f"make bench                        # full run (estimated above: "
         f"{s['full_estimate_s'] / 60:.0f} min of recognition)",
         "make bench BENCH_ARGS=--quick      # the quick run (this file, when marked quick)",
+        "make bench BENCH_ARGS='--reuse pocketsphinx,whisper'  # after a model change",
         "PYTHONPATH=models .venv/bin/python -m bench.npu          # NPU readiness only",
         "PYTHONPATH=models .venv/bin/python -m bench.aarch64      # aarch64 check only",
         "PYTHONPATH=models .venv/bin/python -m bench.alternatives LABEL=MODEL.tflite:NOTE",
@@ -386,6 +398,59 @@ def _rel_to(p: Path, base: Path) -> str:
         return str(p)
 
 
+class ReuseError(ValueError):
+    """An engine's results from an earlier run cannot stand for this one."""
+
+
+def _record_keys(records: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    return sorted((r["clip"], r["condition"], r["text"], json.dumps(r["reference"]))
+                  for r in records)
+
+
+def reused_results(path: Path, engines: Sequence[str], expected: Sequence[Mapping[str, Any]],
+                   digest: str, wavs: Sequence[Path],
+                   describe: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The results of ``engines`` from the run saved in ``path``, as ``run_worker`` returns
+    them, where that run heard the same audio as this one: the same clips and conditions
+    (``expected``: records without engines), the same WAVs (``digest``, clips_digest; a run
+    saved without one: every WAV in ``wavs`` older than that run) and the same engines
+    (``describe``: each engine's description now). Raises ReuseError naming what differs."""
+    try:
+        prev = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ReuseError(f"--reuse: cannot read the earlier run {path}: {exc}") from None
+    want = _record_keys(expected)
+    out: dict[str, dict[str, Any]] = {}
+    for e in engines:
+        records = prev.get("records", {}).get(e)
+        if records is None:
+            raise ReuseError(f"--reuse: {path} has no results of {e}")
+        if _record_keys(records) != want:
+            raise ReuseError(f"--reuse: {path} ran {e} on other clips or conditions "
+                             f"({len(records)} records, this run {len(want)})")
+        if prev["engines"].get(e) != describe[e]:
+            raise ReuseError(f"--reuse: {e} differs from {path}'s: {prev['engines'].get(e)} "
+                             f"there, {describe[e]} now")
+        cost = prev["cost"][e]
+        out[e] = {"records": records, "describe": prev["engines"][e], "load_s": cost["load_s"],
+                  "rss_peak_kib": cost["peak_rss_mb"] * 1024,
+                  "rss_before_engine_kib": (cost["peak_rss_mb"] - cost["engine_rss_mb"]) * 1024,
+                  "process_s": cost["process_s"],
+                  # A reuse of reused results keeps the date they were measured.
+                  "measured": prev.get("reused", {}).get(e, prev["date"])}
+    ran = datetime.strptime(prev["date"], "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+    if prev.get("clips_sha256") is not None:
+        if prev["clips_sha256"] != digest:
+            raise ReuseError(f"--reuse: {path} heard other audio (WAVs' sha256 "
+                             f"{prev['clips_sha256'][:16]}…, this run's {digest[:16]}…)")
+    else:  # its date has minutes only
+        newer = [w for w in wavs if w.stat().st_mtime >= ran.timestamp() - 60]
+        if newer:
+            raise ReuseError(f"--reuse: {path} (of {prev['date']}) has no digest of its audio "
+                             f"and {len(newer)} WAVs were made since, e.g. {newer[0]}")
+    return out
+
+
 def run_aarch64(n_clips: int) -> dict[str, Any]:
     """The aarch64 check's result, or {"error": ...}: the report must survive its failure."""
     try:
@@ -411,6 +476,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="folder for benchmarks.md (plots go to OUT/img)")
     ap.add_argument("--json", type=Path, default=ROOT / "bench/results/benchmarks.json")
     ap.add_argument("--skip-aarch64", action="store_true")
+    ap.add_argument("--reuse", default="", metavar="ENGINES",
+                    help="engines (e.g. pocketsphinx,whisper) whose per-clip results and cost "
+                         "to take from --json's earlier run instead of running them again, "
+                         "after a change to EdgeASR alone; refused unless that run heard the "
+                         "same clips, conditions and audio with the same engines")
     ap.add_argument("--render", action="store_true",
                     help="only rewrite the report and plots from --json (e.g. after "
                          "`python -m bench.alternatives` added a model variant)")
@@ -425,8 +495,11 @@ def main(argv: list[str] | None = None) -> int:
     engines = [e for e in args.engines.split(",") if e]
     noises = [n for n in args.noises.split(",") if n]
     snrs = [int(s) for s in args.snrs.split(",") if s]
+    reuse = [e for e in args.reuse.split(",") if e]
     if set(engines) - set(ENGINES) or set(noises) - set(cond.NOISES) or not snrs:
         ap.error(f"engines from {ENGINES}, noises from {sorted(cond.NOISES)}, SNRs as integers")
+    if set(reuse) - set(engines):
+        ap.error(f"--reuse {args.reuse}: engines from --engines ({','.join(engines)})")
     extra = [] if args.quick else ["clean"]
     conditions = extra + [cond.sweep_condition(n, s) for n in noises for s in snrs]
 
@@ -452,10 +525,28 @@ def main(argv: list[str] | None = None) -> int:
     spec = {"config": str(args.config), "model": str(model) if args.model else None,
             "cache": str(args.cache), "commands": all_cmds, "non_commands": all_non,
             "clip_ids": [c.id for c in chosen], "conditions": conditions}
+    digest = clips_digest(audio, chosen, conditions)
     results: dict[str, dict[str, Any]] = {}
+    if reuse:
+        from bench.worker import make_engine
+
+        expected = [{"clip": c.id, "condition": k, "text": c.text,
+                     "reference": [t.to_json() for t in c.reference]}
+                    for k in conditions for c in chosen]
+        try:
+            reused = reused_results(
+                args.json, reuse, expected, digest,
+                [audio.path(c, k) for k in conditions for c in chosen],
+                {e: make_engine(e, spec).describe() for e in reuse})
+        except ReuseError as exc:
+            ap.error(str(exc))
     with tempfile.TemporaryDirectory(prefix="edgeasr-bench-") as tmp_s:
         tmp = Path(tmp_s)
         for engine in engines:
+            if engine in reuse:
+                log.info("%s: results of %s reused", engine, reused[engine]["measured"])
+                results[engine] = reused[engine]
+                continue
             log.info("running %s on %d clips", engine, len(chosen) * len(conditions))
             results[engine] = run_worker(engine, spec, tmp)
         aarch64_result = (None if args.skip_aarch64
@@ -491,7 +582,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python -m bench.benchmarks", *given]) if given else "make bench",
         "quick": args.quick, "run_s": run_s, "machine": machine(),
         "load": os.getloadavg()[0], "cores": os.cpu_count() or 1,
-        "json_path": _rel(args.json), "model": file_digest(model),
+        "json_path": _rel(args.json), "model": file_digest(model), "clips_sha256": digest,
+        "reused": {e: r["measured"] for e, r in results.items() if "measured" in r},
         "engines": {e: r["describe"] for e, r in results.items()},
         "dataset": {"voice": voice_description(), "n_commands": len(commands),
                     "n_non_commands": len(non), "n_all": len(clips),
