@@ -18,9 +18,9 @@ lint: setup
 	$(PY) -m ruff check python tests models scripts bench
 
 # Reproduce the shipped model (v26-hybrid-noisy-pair-apart: two networks that must agree, each
-# trained on its own synthesis) from nothing: about 82 minutes on this 2-core machine, the two
-# networks trained at once, one core each (README.md, session 35; more on cores shared with
-# other jobs; how fast a machine trains: python -m bench.train_speed). --threshold, the
+# trained on its own synthesis) from nothing: 77 minutes from a fresh clone on this 2-core
+# machine, the two networks trained at once, one core each (README.md, session 36; more on
+# cores shared with other jobs; how fast a machine trains: python -m bench.train_speed). --threshold, the
 # noisy-room settings and the rival limit are written into models/edgeasr.json for the
 # runtime: the dev-voice rules' choice for this model (docs/configuration.md), made after its
 # training, so they are given here rather than computed.
@@ -39,7 +39,8 @@ latency: setup
 # Benchmarks -> docs/benchmarks.md + docs/img/: accuracy vs SNR against pocketsphinx and
 # Whisper tiny.en, cost per engine, NPU readiness, aarch64 check, model trade-off (47-57 minutes
 # measured on 2 cores with the held-out clips already made; `make bench BENCH_ARGS=--quick`
-# took 8 minutes).
+# took 8 minutes; after a change to EdgeASR alone, BENCH_ARGS='--reuse pocketsphinx,whisper'
+# takes the baselines' results from the last run: 13.8 minutes).
 BENCH_ARGS ?=
 bench: setup
 	.venv/bin/pip install -q -e "python[dev,factory,bench]"
