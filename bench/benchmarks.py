@@ -438,12 +438,12 @@ def reused_results(path: Path, engines: Sequence[str], expected: Sequence[Mappin
                   "process_s": cost["process_s"],
                   # A reuse of reused results keeps the date they were measured.
                   "measured": prev.get("reused", {}).get(e, prev["date"])}
-    ran = datetime.strptime(prev["date"], "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
     if prev.get("clips_sha256") is not None:
         if prev["clips_sha256"] != digest:
             raise ReuseError(f"--reuse: {path} heard other audio (WAVs' sha256 "
                              f"{prev['clips_sha256'][:16]}…, this run's {digest[:16]}…)")
     else:  # its date has minutes only
+        ran = datetime.strptime(prev["date"], "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
         newer = [w for w in wavs if w.stat().st_mtime >= ran.timestamp() - 60]
         if newer:
             raise ReuseError(f"--reuse: {path} (of {prev['date']}) has no digest of its audio "
